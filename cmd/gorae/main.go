@@ -1,0 +1,50 @@
+// Command gorae is the Docker-compatible container engine: daemon, OCI runtime,
+// image store, registry client and server, builder and command line in one binary.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/runtimecli"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	// A container's init is this binary re-executed; it must not pay for
+	// building the command tree.
+	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
+		os.Exit(runtime.Init())
+	}
+	root := &cobra.Command{
+		Use:           "gorae",
+		Short:         "A Docker-compatible container engine in one binary",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runtimecli.Command())
+	err := root.Execute()
+	if err != nil {
+		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {
+			runtimecli.Report(err)
+		} else {
+			fmt.Fprintln(os.Stderr, "gorae:", err)
+		}
+	}
+	os.Exit(runtimecli.ExitCode(err))
+}
+
+func isRuntime(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "runtime" {
+			return true
+		}
+	}
+	return false
+}

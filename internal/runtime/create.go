@@ -1,0 +1,473 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gorae/gorae/internal/runtime/cgroups"
+)
+
+// CreateOptions are `create`'s flags.
+type CreateOptions struct {
+	Root          string
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	// PreserveFDs passes fds 3 .. 3+N-1 on to the container process.
+	PreserveFDs int
+	// Stdio of the container process; nil means the runtime's own.
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+	// consoleConn, when set, receives the pty master instead of
+	// ConsoleSocket (used by `run` to drive the terminal itself).
+	consoleConn *os.File
+	// spec, when set, was already loaded from Bundle by the caller.
+	spec *specs.Spec
+}
+
+// Created is a container whose init waits for `start`.
+type Created struct {
+	*Container
+	// Process is init, for the caller that spawned it (run) and may wait.
+	Process *os.Process
+}
+
+// Create builds the container up to the point where only exec'ing the user
+// process remains, as runtime-spec's create requires.
+func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
+	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", o.Bundle, err)
+	}
+	spec := o.spec
+	if spec == nil {
+		if spec, err = LoadSpec(bundle); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Process == nil {
+		return nil, fmt.Errorf("%s: process is missing: create needs a process to run", filepath.Join(bundle, "config.json"))
+	}
+	if err := checkJoinable(spec); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", o.Root, err)
+	}
+	dir := containerDir(o.Root, o.ID)
+	if err := os.Mkdir(dir, stateDirMode); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s already exists (in %s)", o.ID, o.Root)
+		}
+		return nil, fmt.Errorf("create state directory %s: %w", dir, err)
+	}
+	var undo []func()
+	defer func() {
+		if retErr != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	undo = append(undo, func() { os.RemoveAll(dir) })
+
+	c := &Container{
+		ID:          o.ID,
+		Bundle:      bundle,
+		Rootfs:      RootfsPath(spec, bundle),
+		Created:     time.Now().UTC(),
+		Owner:       "",
+		Annotations: spec.Annotations,
+		Config:      spec,
+		dir:         dir,
+	}
+
+	parentSync, childSync, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSync.Close()
+	defer childSync.Close()
+
+	listener, err := listenStart(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+
+	var console *os.File
+	if spec.Process.Terminal {
+		switch {
+		case o.consoleConn != nil:
+			console = o.consoleConn
+		case o.ConsoleSocket != "":
+			console, err = dialUnix(o.ConsoleSocket)
+			if err != nil {
+				return nil, fmt.Errorf("connect to console socket %s: %w", o.ConsoleSocket, err)
+			}
+			defer console.Close()
+		default:
+			return nil, errors.New("process.terminal is true but there is no --console-socket to send the pty to")
+		}
+	} else if o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given but process.terminal is false")
+	}
+
+	cmd := initCommand("create", o.Stdin, o.Stdout, o.Stderr)
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	addFD := func(env string, f *os.File) {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	}
+	addFD(envSyncFD, childSync)
+	addFD(envStartFD, listener)
+	if console != nil {
+		addFD(envConsoleFD, console)
+	}
+
+	ic := &initConfig{
+		ID:           o.ID,
+		Bundle:       bundle,
+		Rootfs:       c.Rootfs,
+		Spec:         spec,
+		Process:      spec.Process,
+		Join:         map[specs.LinuxNamespaceType]string{},
+		NoPivot:      o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring,
+	}
+	var cloneFlags uintptr
+	pidPath := ""
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			switch {
+			case ns.Type == specs.PIDNamespace && ns.Path != "":
+				pidPath = ns.Path
+			case ns.Path != "":
+				ic.Join[ns.Type] = ns.Path
+			case ns.Type == specs.CgroupNamespace:
+				ic.NewCgroupNS = true
+			case ns.Type == specs.TimeNamespace:
+				ic.NewTimeNS = true
+			default:
+				cloneFlags |= nsFlags[ns.Type]
+			}
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags, Setsid: true}
+	if cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+
+	// The cgroup exists before init runs anything, so every byte it
+	// allocates is accounted.
+	cg, err := cgroups.New(cgroupsPath(spec, o.ID))
+	if err != nil {
+		return nil, fmt.Errorf("cgroup for %s: %w", o.ID, err)
+	}
+	if err := startCommand(cmd, pidPath); err != nil {
+		return nil, err
+	}
+	childSync.Close()
+	listener.Close()
+	undo = append(undo, func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	c.Pid = cmd.Process.Pid
+	if err := cg.Apply(c.Pid); err != nil {
+		return nil, fmt.Errorf("put init (pid %d) in its cgroup: %w", c.Pid, err)
+	}
+	undo = append(undo, func() { cg.Destroy() })
+	c.Cgroups = cg.Paths()
+	ic.CgroupPaths = c.Cgroups
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		if err := cg.Set(withDefaultDevices(spec.Linux.Resources)); err != nil {
+			return nil, fmt.Errorf("set cgroup limits: %w", err)
+		}
+	}
+	if spec.Process.OOMScoreAdj != nil {
+		setOOMScoreAdj(c.Pid, *spec.Process.OOMScoreAdj)
+	}
+
+	sc := newSyncConn(parentSync)
+	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
+		return nil, err
+	}
+	for done := false; !done; {
+		m, err := sc.recv()
+		if err != nil {
+			return nil, initDied(cmd, err)
+		}
+		switch m.Type {
+		case msgHooks:
+			st := c.specState(StatusCreating)
+			herr := runHooks(ctx, "prestart", spec.Hooks.Prestart, st)
+			if herr == nil {
+				herr = runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, st)
+			}
+			if herr != nil {
+				sc.send(syncMsg{Type: msgError, Error: herr.Error()})
+				return nil, herr
+			}
+			if err := sc.send(syncMsg{Type: msgHooksDone}); err != nil {
+				return nil, err
+			}
+		case msgReady:
+			done = true
+		case msgError:
+			return nil, errors.New(m.Error)
+		default:
+			return nil, fmt.Errorf("init sent unexpected message %q", m.Type)
+		}
+	}
+	start, _, err := procStat(c.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("init (pid %d) vanished after set-up: %w", c.Pid, err)
+	}
+	c.PidStart = start
+	if err := c.save(); err != nil {
+		return nil, fmt.Errorf("save state of %s: %w", o.ID, err)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, c.Pid); err != nil {
+			return nil, err
+		}
+	}
+	return &Created{Container: c, Process: cmd.Process}, nil
+}
+
+// initCommand re-executes this binary as the container's init.
+func initCommand(mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{"gorae", "runtime", "init"},
+		Env:  []string{envInit + "=" + mode},
+	}
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		cmd.Env = append(cmd.Env, envLogLevel+"=debug")
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
+	return cmd
+}
+
+// startCommand spawns cmd, first entering the pid namespace at pidPath if
+// one is given. setns(CLONE_NEWPID) only changes the namespace of children,
+// and only of the calling thread's, so it is done on a thread of its own
+// that is thrown away afterwards (its goroutine exits still locked).
+func startCommand(cmd *exec.Cmd, pidPath string) error {
+	if pidPath == "" {
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start container init: %w", err)
+		}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		fd, err := unix.Open(pidPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open pid namespace %s: %w", pidPath, err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
+			errc <- fmt.Errorf("setns pid namespace %s: %w", pidPath, err)
+			return
+		}
+		if err := cmd.Start(); err != nil {
+			errc <- fmt.Errorf("start container init in %s: %w", pidPath, err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// checkJoinable refuses what a Go process cannot do: setns into a user
+// namespace needs a single-threaded caller.
+func checkJoinable(spec *specs.Spec) error {
+	if p := nsPath(spec, specs.UserNamespace); p != "" {
+		return fmt.Errorf("linux.namespaces: joining the existing user namespace %s is not supported by gorae's runtime yet (use runc for this bundle)", p)
+	}
+	return nil
+}
+
+func idMaps(in []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(in))
+	for i, m := range in {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)}
+	}
+	return out
+}
+
+// cgroupsPath is linux.cgroupsPath, or /gorae/ID when the bundle leaves it
+// to the runtime.
+func cgroupsPath(spec *specs.Spec, id string) string {
+	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		return spec.Linux.CgroupsPath
+	}
+	return "/gorae/" + id
+}
+
+// defaultDevices are created in every container, as runtime-spec requires;
+// with a device allow-list in the spec they are allowed too, as runc does,
+// so a profile of "deny all" still leaves a usable /dev.
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	if len(r.Devices) == 0 {
+		return r
+	}
+	out := *r
+	out.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	i64 := func(v int64) *int64 { return &v }
+	for _, d := range defaultDevices {
+		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
+	}
+	// /dev/pts/* and /dev/ptmx, for terminals.
+	out.Devices = append(out.Devices,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
+	)
+	return &out
+}
+
+// setOOMScoreAdj writes init's oom_score_adj. Lowering it needs
+// CAP_SYS_RESOURCE, which some hosts withhold even from root: then the
+// current value is kept and the clamp logged, rather than failing the
+// container.
+func setOOMScoreAdj(pid, v int) {
+	path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
+	err := os.WriteFile(path, []byte(strconv.Itoa(v)), 0)
+	if err != nil {
+		slog.Warn("oom_score_adj not applied, kept the inherited value", "value", v, "path", path, "err", err)
+	}
+}
+
+func initDied(cmd *exec.Cmd, cause error) error {
+	if errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) {
+		err := cmd.Wait()
+		if err != nil {
+			return fmt.Errorf("container init exited during set-up: %v", err)
+		}
+		return errors.New("container init exited during set-up")
+	}
+	return fmt.Errorf("read from container init: %w", cause)
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+func socketpair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// sockAddr names a socket file by a short path through /proc/self/fd when
+// the real one would overflow sun_path (108 bytes).
+func sockAddr(path string) (string, func(), error) {
+	if len(path) < 100 {
+		return path, func() {}, nil
+	}
+	dfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("open %s: %w", filepath.Dir(path), err)
+	}
+	return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + filepath.Base(path), func() { unix.Close(dfd) }, nil
+}
+
+// listenStart makes the socket `start` connects to. init inherits it and
+// accepts only when it is ready to exec, so a connection is the start signal
+// and the socket file's existence means "created".
+func listenStart(dir string) (*os.File, error) {
+	path := filepath.Join(dir, startSock)
+	addr, done, err := sockAddr(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func dialUnix(path string) (*os.File, error) {
+	addr, done, err := sockAddr(path)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func joinLines(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\n", "; ")) }

@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hooksOf never returns nil, so callers can index any hook list.
+func hooksOf(s *specs.Spec) *specs.Hooks {
+	if s == nil || s.Hooks == nil {
+		return &specs.Hooks{}
+	}
+	return s.Hooks
+}
+
+// runHooks runs each hook in order with the container state on stdin, as
+// runtime-spec says; the first failure stops the rest.
+func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st specs.State) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, h := range hooks {
+		if err := runHook(ctx, h, state); err != nil {
+			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+		}
+	}
+	return nil
+}
+
+func runHook(ctx context.Context, h specs.Hook, state []byte) error {
+	if h.Timeout != nil {
+		if *h.Timeout <= 0 {
+			return fmt.Errorf("timeout %d must be positive", *h.Timeout)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, h.Path)
+	if len(h.Args) > 0 {
+		cmd.Args = h.Args
+	} else {
+		cmd.Args = []string{h.Path}
+	}
+	cmd.Env = h.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Stdin = bytes.NewReader(state)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("timed out after %ds", *h.Timeout)
+		}
+		if msg := joinLines(out.String()); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}

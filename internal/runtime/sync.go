@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The runtime process and the init it spawns talk over a socketpair in JSON
+// messages. The child's env names its inherited descriptors.
+const (
+	envInit      = "_GORAE_INIT"       // "create" or "exec"
+	envSyncFD    = "_GORAE_SYNC_FD"    // socketpair end
+	envStartFD   = "_GORAE_START_FD"   // listening socket `start` connects to (create only)
+	envConsoleFD = "_GORAE_CONSOLE_FD" // connected socket the pty master is sent over
+	envLogLevel  = "_GORAE_LOG_LEVEL"
+)
+
+const (
+	msgConfig    = "config"     // parent → child: what to build
+	msgHooks     = "hooks"      // child → parent: run prestart/createRuntime now
+	msgHooksDone = "hooks-done" // parent → child
+	msgReady     = "ready"      // child → parent: set up, waiting for start
+	msgError     = "error"      // either way: give up, with why
+)
+
+type syncMsg struct {
+	Type   string      `json:"type"`
+	Error  string      `json:"error,omitempty"`
+	Config *initConfig `json:"config,omitempty"`
+}
+
+// initConfig is everything the init process needs; it is computed by the
+// parent so the child does no parsing of its own.
+type initConfig struct {
+	ID     string      `json:"id"`
+	Bundle string      `json:"bundle"`
+	Rootfs string      `json:"rootfs"`
+	Spec   *specs.Spec `json:"spec"`
+	// Process is what to exec: spec.process for create, the exec process
+	// for exec.
+	Process *specs.Process `json:"process"`
+	// Join maps namespace types to paths the child enters itself (all but
+	// pid, which the parent enters before spawning because it applies to
+	// children only).
+	Join map[specs.LinuxNamespaceType]string `json:"join,omitempty"`
+	// NewCgroupNS is unshared by the child once the parent has placed it in
+	// its cgroup, so the namespace's root is the container's cgroup.
+	NewCgroupNS bool `json:"new_cgroupns,omitempty"`
+	NewTimeNS   bool `json:"new_timens,omitempty"`
+	NoPivot     bool `json:"no_pivot,omitempty"`
+	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	// CgroupPaths are the container's cgroup directories on the host, for
+	// mounting a cgroup filesystem without a cgroup namespace.
+	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+}
+
+type syncConn struct {
+	f   *os.File
+	enc *json.Encoder
+	dec *json.Decoder
+}
+
+func newSyncConn(f *os.File) *syncConn {
+	return &syncConn{f: f, enc: json.NewEncoder(f), dec: json.NewDecoder(f)}
+}
+
+func (s *syncConn) send(m syncMsg) error {
+	if err := s.enc.Encode(m); err != nil {
+		return fmt.Errorf("send %s message to init: %w", m.Type, err)
+	}
+	return nil
+}
+
+func (s *syncConn) recv() (syncMsg, error) {
+	var m syncMsg
+	err := s.dec.Decode(&m)
+	return m, err
+}
+
+func (s *syncConn) Close() error { return s.f.Close() }
+
+func fdFromEnv(name string) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}

@@ -1,0 +1,19 @@
+#!/bin/sh
+# install-deps.sh: install what building and testing gorae needs, from
+# Debian's packages, only when something is missing. Idempotent and quick
+# when all is there.
+set -eu
+need=""
+command -v busybox >/dev/null 2>&1 && busybox --list >/dev/null 2>&1 || need="$need busybox-static"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v ps >/dev/null 2>&1 || need="$need procps"
+command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need="$need golang-go"
+if [ -n "$need" ]; then
+	echo "install-deps: installing$need"
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: need root to apt-get install$need" >&2
+		exit 1
+	fi
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
+fi

@@ -1,0 +1,352 @@
+package runtime_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestPidOneAndHostname(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`echo pid=$$; hostname; cat /proc/sys/kernel/domainname`)
+	s.Domainname = "example.test"
+	out := e.mustRun(s)
+	for _, want := range []string{"pid=1\n", "gorae-test\n", "example.test\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	}
+}
+
+func TestNoHostMountsVisible(t *testing.T) {
+	// A mount made on the host after the rootfs was prepared, and every
+	// mount the host has, must be invisible inside.
+	marker := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "gorae-host-marker", marker).Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("umount", marker).Run() })
+	e := newEnv(t)
+	out := e.mustRun(sh(`cat /proc/self/mountinfo`))
+	if strings.Contains(out, "gorae-host-marker") || strings.Contains(out, marker) {
+		t.Errorf("host mount visible in container:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := f[4]
+		ok := mp == "/" || strings.HasPrefix(mp, "/proc") || strings.HasPrefix(mp, "/dev") ||
+			strings.HasPrefix(mp, "/sys") || strings.HasPrefix(mp, "/tmp")
+		if !ok {
+			t.Errorf("unexpected mount point %s in container: %s", mp, line)
+		}
+	}
+}
+
+func TestMaskedAndReadonlyPaths(t *testing.T) {
+	e := newEnv(t)
+	out, code := e.run(sh(`wc -c < /proc/kcore; ls /proc/acpi 2>/dev/null | wc -l; echo 1 > /proc/sys/kernel/ostype && echo WROTE; echo x > /proc/sysrq-trigger && echo WROTE2; true`))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	lines := strings.Split(out, "\n")
+	if strings.TrimSpace(lines[0]) != "0" {
+		t.Errorf("/proc/kcore not masked: size %q", lines[0])
+	}
+	if strings.Contains(out, "WROTE") {
+		t.Errorf("write to a read-only /proc path succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "Read-only file system") {
+		t.Errorf("want EROFS for /proc/sys, got:\n%s", out)
+	}
+}
+
+func TestReadonlyRoot(t *testing.T) {
+	e := newEnv(t)
+	out, _ := e.run(sh(`touch /newfile 2>&1; touch /tmp/ok && echo TMP-OK`))
+	if !strings.Contains(out, "Read-only file system") || !strings.Contains(out, "TMP-OK") {
+		t.Errorf("want / read-only and /tmp writable, got:\n%s", out)
+	}
+}
+
+func capMask(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		for _, c := range capability.ListKnown() {
+			if "CAP_"+strings.ToUpper(c.String()) == n {
+				m |= 1 << uint(c)
+			}
+		}
+	}
+	return m
+}
+
+func TestCapabilitySets(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`grep ^Cap /proc/self/status`)
+	s.Process.NoNewPrivileges = false
+	s.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID"},
+		Effective:   []string{"CAP_CHOWN", "CAP_KILL"},
+		Permitted:   []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"},
+		Inheritable: []string{"CAP_KILL", "CAP_NET_RAW"},
+		Ambient:     []string{"CAP_KILL"},
+	}
+	out := e.mustRun(s)
+	want := map[string]uint64{
+		"CapBnd": capMask(s.Process.Capabilities.Bounding),
+		"CapPrm": capMask(s.Process.Capabilities.Permitted),
+		"CapInh": capMask(s.Process.Capabilities.Inheritable),
+		"CapAmb": capMask(s.Process.Capabilities.Ambient),
+		// After execve a non-setuid program running as root gets
+		// effective = permitted (root's legacy rule).
+		"CapEff": capMask(s.Process.Capabilities.Permitted),
+	}
+	got := map[string]uint64{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			t.Fatalf("parse %q: %v", l, err)
+		}
+		got[k] = n
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %016x, want %016x", k, got[k], w)
+		}
+	}
+}
+
+func TestNonRootUserCapabilities(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`id -u; id -g; id -G; umask; grep -E '^(CapEff|CapPrm|CapAmb|NoNewPrivs)' /proc/self/status`)
+	mask := uint32(0o027)
+	s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{2000, 2001}, Umask: &mask}
+	s.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding: []string{"CAP_NET_BIND_SERVICE"}, Effective: []string{"CAP_NET_BIND_SERVICE"},
+		Permitted: []string{"CAP_NET_BIND_SERVICE"}, Inheritable: []string{"CAP_NET_BIND_SERVICE"},
+		Ambient: []string{"CAP_NET_BIND_SERVICE"},
+	}
+	s.Process.NoNewPrivileges = true
+	out := e.mustRun(s)
+	nbs := fmt.Sprintf("%016x", uint64(1)<<uint(capability.CAP_NET_BIND_SERVICE))
+	for _, want := range []string{"1000\n1001\n", "2000 2001", "0027", "CapEff:\t" + nbs, "CapAmb:\t" + nbs, "NoNewPrivs:\t1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestMemoryLimitOOMKills(t *testing.T) {
+	e := newEnv(t)
+	// dd's buffer is allocated and filled: 128 MiB against a 32 MiB limit.
+	s := sh(`dd if=/dev/zero of=/dev/null bs=128M count=1; echo SURVIVED`)
+	limit := int64(32 << 20)
+	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	out, code := e.run(s)
+	if strings.Contains(out, "SURVIVED") && !strings.Contains(out, "Killed") {
+		t.Fatalf("allocation over the memory limit was not killed (exit %d):\n%s", code, out)
+	}
+}
+
+func TestPidsLimitStopsForkLoop(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`i=0; while [ $i -lt 64 ]; do sleep 30 & i=$((i+1)); done 2>/tmp/err; n=$(ls /proc | grep -c '^[0-9]'); echo procs=$n; grep -c "fork" /tmp/err || true; kill $(jobs -p) 2>/dev/null; true`)
+	max := int64(16)
+	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &max}
+	out := e.mustRun(s)
+	var procs int
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "procs="); ok {
+			procs, _ = strconv.Atoi(v)
+		}
+	}
+	if procs == 0 || procs > int(max) {
+		t.Errorf("%d processes with pids.max=%d:\n%s", procs, max, out)
+	}
+	if !strings.Contains(out, "fork") && !strings.Contains(out, "\n") {
+		t.Errorf("no fork failure reported:\n%s", out)
+	}
+}
+
+func TestSeccompDeniesWithProfileErrno(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`mkdir /tmp/a; echo mkdir=$?; rmdir /tmp/nonexistent; echo rmdir=$?`)
+	enosys := uint(38)
+	s.Linux.Seccomp = &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		},
+	}
+	out := e.mustRun(s)
+	if !strings.Contains(out, "Function not implemented") || !strings.Contains(out, "mkdir=1") {
+		t.Errorf("want mkdir to fail with ENOSYS:\n%s", out)
+	}
+	if !strings.Contains(out, "No such file") {
+		t.Errorf("want rmdir (allowed) to fail with its own ENOENT:\n%s", out)
+	}
+}
+
+func TestUserNamespaceMapping(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`id -u; cat /proc/self/uid_map; cat /proc/self/gid_map`)
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	// A user namespace cannot mount sysfs without its own netns (it has
+	// one here) nor set device cgroups differently: keep the rest.
+	bundle := e.bundle(s)
+	// The mapped root must be able to read its rootfs.
+	exec.Command("chown", "-R", "100000:100000", bundle+"/rootfs").Run()
+	full := append(append([]string(nil), runtimeArg...), "--root", e.root, "run", "--bundle", bundle, newID(t))
+	out, err := exec.Command(runtimeBin, full...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "0\n") || !strings.Contains(string(out), "100000") {
+		t.Errorf("want uid 0 mapped to 100000:\n%s", out)
+	}
+}
+
+func TestSysctlAndOOMScore(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`cat /proc/sys/net/ipv4/ip_forward; cat /proc/self/oom_score_adj`)
+	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+	adj := 500
+	s.Process.OOMScoreAdj = &adj
+	out := e.mustRun(s)
+	if out != "1\n500\n" {
+		t.Errorf("got %q, want ip_forward 1 and oom_score_adj 500", out)
+	}
+}
+
+func TestRlimitsAndClamp(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`ulimit -n; ulimit -Hn; ulimit -c`)
+	var hostHard uint64
+	if b, err := os.ReadFile("/proc/self/limits"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Max open files") {
+				f := strings.Fields(l)
+				hostHard, _ = strconv.ParseUint(f[4], 10, 64)
+			}
+		}
+	}
+	s.Process.Rlimits = []specs.POSIXRlimit{
+		{Type: "RLIMIT_NOFILE", Soft: 512, Hard: 1024},
+		{Type: "RLIMIT_CORE", Soft: 0, Hard: 0},
+	}
+	out := e.mustRun(s)
+	if out != "512\n1024\n0\n" {
+		t.Errorf("got %q, want 512/1024/0", out)
+	}
+	// Far above what a host may grant: clamped, not a failure.
+	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1 << 30, Hard: 1 << 30}}
+	out, code := e.run(s)
+	if code != 0 {
+		t.Fatalf("huge RLIMIT_NOFILE failed the container (exit %d): %s", code, out)
+	}
+	if hostHard == 0 {
+		t.Fatal("could not read host's RLIMIT_NOFILE")
+	}
+}
+
+func TestDevices(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`ls -ln /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/mynull; readlink /dev/fd /dev/ptmx; echo hi > /dev/mynull && echo WRITE-OK; head -c 4 /dev/zero | wc -c; head -c1 /dev/sda 2>&1 | head -1`)
+	mode := os.FileMode(0o620)
+	uid, gid := uint32(0), uint32(5)
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: &uid, GID: &gid}}
+	out := e.mustRun(s)
+	for _, want := range []string{"crw--w----    1 0        5          1,   3 /dev/mynull", "/proc/self/fd", "pts/ptmx", "WRITE-OK", "4\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"} {
+		if !strings.Contains(out, d) || strings.Contains(out, d+": No such") {
+			t.Errorf("default device %s missing:\n%s", d, out)
+		}
+	}
+}
+
+func TestMountsAndPropagation(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	os.WriteFile(src+"/file", []byte("from-host\n"), 0o644)
+	s := sh(`cat /data/file; echo x > /data/new && echo RW-WROTE; cat /ro/file; echo y > /ro/new || echo RO-DENIED; grep -E ' /(data|ro|scratch) ' /proc/self/mountinfo`)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "rw", "rprivate"}},
+		specs.Mount{Destination: "/ro", Type: "bind", Source: src, Options: []string{"bind", "ro", "nosuid", "nodev"}},
+		specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "noexec"}},
+	)
+	out := e.mustRun(s)
+	for _, want := range []string{"from-host\nRW-WROTE\nfrom-host\n", "RO-DENIED", " /ro ", "ro,nosuid,nodev", "noexec"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(src + "/new"); err != nil {
+		t.Errorf("rw bind write not visible on host: %v", err)
+	}
+}
+
+func TestCgroupLimitsVisibleInside(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us; cat /proc/self/cgroup | grep memory`)
+	limit := int64(64 << 20)
+	shares := uint64(512)
+	quota := int64(50000)
+	period := uint64(100000)
+	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	hundred := int64(100)
+	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &hundred}
+	s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
+	out := e.mustRun(s)
+	want := fmt.Sprintf("%d\n100\n512\n50000\n", limit)
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("got %q, want prefix %q", out, want)
+	}
+	// With a cgroup namespace the container sees itself at its root.
+	if !strings.Contains(out, ":memory:/\n") {
+		t.Errorf("cgroup namespace root not /: %q", out)
+	}
+}
+
+func TestJoinNamespacesByPath(t *testing.T) {
+	e := newEnv(t)
+	a := newID(t)
+	sa := baseSpec("/bin/sleep", "60")
+	sa.Hostname = "shared-uts"
+	ba := e.bundle(sa)
+	if _, err := e.rt("create", "--bundle", ba, a); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.state(a).Pid
+	sb := sh(`hostname; readlink /proc/self/ns/net`)
+	sb.Hostname = ""
+	for i, ns := range sb.Linux.Namespaces {
+		switch ns.Type {
+		case specs.UTSNamespace:
+			sb.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/uts", pid)
+		case specs.NetworkNamespace:
+			sb.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", pid)
+		}
+	}
+	out := e.mustRun(sb)
+	want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if out != "shared-uts\n"+want+"\n" {
+		t.Errorf("got %q, want hostname shared-uts and net %s", out, want)
+	}
+}
