@@ -25,9 +25,11 @@ type engine struct {
 	pid   int // the daemon's pid; 0 for daemonless podman
 	log   string
 
-	cliName string
-	cliArgs []string // before the subcommand
-	env     []string
+	cliName  string
+	cliArgs  []string // before the subcommand
+	env      []string
+	runExtra []string // after `run`, before the image
+	rmForce  []string // remove without a stop timeout
 
 	daemon   *exec.Cmd
 	exited   chan struct{}
@@ -141,7 +143,9 @@ func (b *bench) startDocker() (*engine, value) {
 		return nil, notMeasured(err.Error())
 	}
 	conf := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(conf, []byte("{}\n"), 0o644); err != nil {
+	// dockerd 20.10 writes a libtrust key to /etc/docker/key.json unless told.
+	daemonJSON := fmt.Sprintf("{\"deprecated-key-path\": %q}\n", filepath.Join(dir, "key.json"))
+	if err := os.WriteFile(conf, []byte(daemonJSON), 0o644); err != nil {
 		return nil, notMeasured(err.Error())
 	}
 	argv := []string{"dockerd",
@@ -155,7 +159,7 @@ func (b *bench) startDocker() (*engine, value) {
 		"--cgroup-parent", "/" + b.id + "-docker",
 		"--log-level", "warn",
 	}
-	e := &engine{name: "docker", label: "docker (dockerd)", dir: dir, cliName: b.dockerCLI,
+	e := &engine{name: "docker", label: "docker (dockerd)", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
 		env: []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}}
 	if err := b.startDaemon(e, argv, sock); err != nil {
 		return nil, notMeasured("dockerd: " + err.Error())
@@ -183,7 +187,7 @@ func (b *bench) startGoraeDaemon() (*engine, value) {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"-H", "unix://" + sock,
 	}
-	e := &engine{name: "gorae", label: "gorae daemon", dir: dir, cliName: b.dockerCLI,
+	e := &engine{name: "gorae", label: "gorae daemon", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
 		env: []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}}
 	if err := b.startDaemon(e, argv, sock); err != nil {
 		return nil, failed(fmt.Errorf("gorae daemon: %w", err))
@@ -237,7 +241,10 @@ func (b *bench) startPodman() (*engine, value) {
 			"--cgroup-manager", "cgroupfs",
 			"--events-backend", "file",
 		},
-		env: []string{"CONTAINERS_CONF=" + conf, "CONTAINERS_STORAGE_CONF=" + storage, "CONTAINERS_REGISTRIES_CONF=" + registries},
+		// conmon goes to <cgroup-parent>/conmon, not /libpod_parent.
+		runExtra: []string{"--cgroup-parent", "/" + b.id + "-podman"},
+		rmForce:  []string{"rm", "--force", "--time", "0"},
+		env:      []string{"CONTAINERS_CONF=" + conf, "CONTAINERS_STORAGE_CONF=" + storage, "CONTAINERS_REGISTRIES_CONF=" + registries},
 	}
 	b.atCleanup("stop podman", func() error { b.stopEngine(e); return nil })
 	if _, err := b.run(e.cmd("info")); err != nil {
@@ -323,12 +330,12 @@ func (b *bench) stopEngine(e *engine) {
 		}
 		if alive {
 			if e.name == "podman" {
-				if _, err := b.runDetached(e.cmd("rm", "--all", "--force", "--time", "0")); err != nil {
+				if _, err := b.runDetached(e.cmd(e.rmArgs("--all")...)); err != nil {
 					b.logf("podman rm --all: %v", err)
 				}
 			} else if out, err := b.runDetached(e.cmd("ps", "-aq")); err == nil {
 				if ids := strings.Fields(string(out.stdout)); len(ids) > 0 {
-					c := e.cmd(append([]string{"rm", "-f"}, ids...)...)
+					c := e.cmd(e.rmArgs(ids...)...)
 					c.timeout = 3 * time.Minute
 					if _, err := b.runDetached(c); err != nil {
 						b.logf("%s rm -f: %v", e.name, err)

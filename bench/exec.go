@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +23,9 @@ type bench struct {
 	quick  bool
 	sz     sizes
 	start  time.Time
+	// loadStart is the load average when the run began: other work on the
+	// machine makes every figure slower, the ratios less so.
+	loadStart string
 
 	repo      string // repository root (holds go.mod)
 	tmp       string // everything the run creates lives under here
@@ -41,10 +46,12 @@ type bench struct {
 
 	engines map[string]*engineSlot
 
-	mu      sync.Mutex
-	undo    []undoFunc
-	cleaned bool
-	logMu   sync.Mutex
+	mu          sync.Mutex
+	undo        []undoFunc
+	cleaned     bool
+	cleanDone   chan struct{}
+	interrupted atomic.Bool // by SIGINT/SIGTERM/SIGHUP: no report
+	logMu       sync.Mutex
 }
 
 type undoFunc struct {
@@ -71,16 +78,21 @@ func (b *bench) atCleanup(what string, f func() error) {
 	b.mu.Unlock()
 }
 
+// cleanup runs the undo functions once; a second caller (main after a
+// signal, or the signal handler after main) waits until they are done.
 func (b *bench) cleanup() {
 	b.mu.Lock()
 	if b.cleaned {
 		b.mu.Unlock()
+		<-b.cleanDone
 		return
 	}
 	b.cleaned = true
+	b.cleanDone = make(chan struct{})
 	undo := b.undo
 	b.undo = nil
 	b.mu.Unlock()
+	defer close(b.cleanDone)
 	for i := len(undo) - 1; i >= 0; i-- {
 		b.runUndo(undo[i])
 	}
@@ -123,6 +135,7 @@ func errLine(out ...[]byte) string {
 			if l == "" {
 				continue
 			}
+			l = logMsg(l)
 			if len(l) > 200 {
 				l = l[:197] + "..."
 			}
@@ -130,6 +143,28 @@ func errLine(out ...[]byte) string {
 		}
 	}
 	return ""
+}
+
+// logMsg returns the msg of a logfmt line (runc's and gorae's error lines:
+// time=... level=error msg="..."), else the line.
+func logMsg(l string) string {
+	i := strings.Index(l, "msg=")
+	if i < 0 || !strings.Contains(l[:i], "level=") {
+		return l
+	}
+	rest := l[i+len("msg="):]
+	if strings.HasPrefix(rest, `"`) {
+		if q, err := strconv.QuotedPrefix(rest); err == nil {
+			if m, err := strconv.Unquote(q); err == nil {
+				return m
+			}
+		}
+		return strings.Trim(rest, `"`)
+	}
+	if j := strings.IndexByte(rest, ' '); j >= 0 {
+		return rest[:j]
+	}
+	return rest
 }
 
 // cmd describes one command to run.

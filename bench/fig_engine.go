@@ -31,8 +31,15 @@ var lessThanPeer = target{max: 1}
 
 // runArgs run busybox with no network and never pull: nothing leaves the
 // machine and no engine needs a bridge.
-func runArgs(extra ...string) []string {
-	return append([]string{"run", "--network", "none", "--pull", "never"}, extra...)
+func (e *engine) runArgs(extra ...string) []string {
+	args := append([]string{"run", "--network", "none", "--pull", "never"}, e.runExtra...)
+	return append(args, extra...)
+}
+
+// rmArgs remove containers at once (SIGKILL, no stop timeout), as docker's
+// rm -f does.
+func (e *engine) rmArgs(ids ...string) []string {
+	return append(append([]string{}, e.rmForce...), ids...)
 }
 
 // engineRun: `run --rm busybox true` through each engine's CLI, end to end:
@@ -45,7 +52,7 @@ func engineRun(b *bench) []row {
 		s := side{name: name, peer: name != "gorae", preset: why}
 		if e != nil {
 			s.once = func(int) (time.Duration, error) {
-				c := e.cmd(runArgs("--rm", "busybox", "true")...)
+				c := e.cmd(e.runArgs("--rm", "busybox", "true")...)
 				c.timeout = time.Minute
 				r, err := b.run(c)
 				return r.dur, err
@@ -136,7 +143,7 @@ func (b *bench) perContainer(e *engine, n int) value {
 	var ids []string
 	defer func() { b.removeContainers(e, ids) }()
 	for i := 0; i < n; i++ {
-		c := e.cmd(runArgs("-d", "busybox", "sleep", "3600")...)
+		c := e.cmd(e.runArgs("-d", "busybox", "sleep", "3600")...)
 		c.timeout = time.Minute
 		out, err := b.output(c)
 		if err != nil {
@@ -210,7 +217,7 @@ func parallel50(b *bench) []row {
 				fail(name, fmt.Errorf("ps: %w", err))
 				continue
 			}
-			c := e.cmd(append([]string{"rm", "-f"}, ids...)...)
+			c := e.cmd(e.rmArgs(ids...)...)
 			c.timeout = 5 * time.Minute
 			res, err := b.run(c)
 			if err != nil {
@@ -249,7 +256,7 @@ func (b *bench) startParallel(e *engine, n int) (time.Duration, []string, error)
 					mu.Unlock()
 				}
 			}()
-			c := e.cmd(runArgs("-d", "busybox", "sleep", "3600")...)
+			c := e.cmd(e.runArgs("-d", "busybox", "sleep", "3600")...)
 			c.timeout = 5 * time.Minute
 			out, err := b.output(c)
 			mu.Lock()
@@ -275,7 +282,7 @@ func (b *bench) removeContainers(e *engine, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	c := e.cmd(append([]string{"rm", "-f"}, ids...)...)
+	c := e.cmd(e.rmArgs(ids...)...)
 	c.timeout = 5 * time.Minute
 	c.detached = true
 	if _, err := b.run(c); err != nil {

@@ -246,3 +246,53 @@ func rmdirTree(dir string) {
 	}
 	syscall.Rmdir(dir)
 }
+
+// hostLeftovers are paths the peers create on the host whatever their flags
+// say (hard-coded in containerd, dockerd, podman and containers/image),
+// deepest first. Those this run made are removed at the end: files by name,
+// directories only when empty.
+var hostLeftovers = []string{
+	"/run/containerd/s", // containerd shim sockets
+	"/run/containerd",
+	"/run/docker/plugins",
+	"/run/docker",
+	"/run/containers/networks",
+	"/run/containers",
+	"/run/runc",
+	"/var/lib/containers/cache/blob-info-cache-v1.boltdb",
+	"/var/lib/containers/cache",
+	"/var/lib/containers",
+	"/etc/docker/key.json",
+	"/etc/docker",
+}
+
+// watchHostLeftovers notes which host leftovers are absent now and removes
+// them at cleanup.
+func (b *bench) watchHostLeftovers() {
+	paths := append([]string{}, hostLeftovers...)
+	if roots, err := filepath.Glob("/sys/fs/cgroup/*"); err == nil {
+		for _, r := range roots {
+			paths = append(paths, filepath.Join(r, "libpod_parent"))
+		}
+	}
+	var absent []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			absent = append(absent, p)
+		}
+	}
+	b.atCleanup("remove host leftovers", func() error {
+		for _, p := range absent {
+			fi, err := os.Lstat(p)
+			if err != nil {
+				continue
+			}
+			if fi.IsDir() {
+				rmdirTree(p)
+			} else {
+				os.Remove(p)
+			}
+		}
+		return nil
+	})
+}

@@ -22,6 +22,7 @@ func (b *bench) report(rows []row) string {
 	for _, m := range machine() {
 		fmt.Fprintf(&s, "- %s\n", m)
 	}
+	fmt.Fprintf(&s, "- load average (1, 5, 15 min): %s at start, %s at end\n", b.loadStart, loadavg())
 	s.WriteString("\nVersions:\n\n")
 	for _, t := range b.tools {
 		fmt.Fprintf(&s, "- %s: %s\n", t.name, t.version)
@@ -42,6 +43,9 @@ func table(rows []row) string {
 		}
 		cells := []string{r.figure, r.gorae.String(), r.peer, r.peerValue.String(), ratio, r.target.String(), r.verdict()}
 		for i, c := range cells {
+			if len(c) > 160 {
+				c = c[:157] + "..."
+			}
 			cells[i] = strings.ReplaceAll(strings.ReplaceAll(c, "|", `\|`), "\n", " ")
 		}
 		fmt.Fprintf(&s, "| %s |\n", strings.Join(cells, " | "))

@@ -61,6 +61,7 @@ func (b *bench) setup(install bool) error {
 	b.atCleanup("remove "+b.tmp, b.removeTmp)
 	b.atCleanup("remove leftover cgroups", b.removeCgroups)
 	b.atCleanup("kill leftover processes", func() error { return killUnder(b.tmp) })
+	b.watchHostLeftovers()
 
 	b.installPeers(install)
 	b.buildGorae()
@@ -173,7 +174,8 @@ func (b *bench) pkgMissing(p peerPackage) bool {
 }
 
 func (b *bench) aptInstall(pkgs ...string) error {
-	args := append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)
+	// Wait for another apt-get (a colleague's) rather than fail on its lock.
+	args := append([]string{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends"}, pkgs...)
 	_, err := b.run(cmd{name: "apt-get", args: args, env: []string{"DEBIAN_FRONTEND=noninteractive"}, timeout: 10 * time.Minute})
 	return err
 }
@@ -210,8 +212,18 @@ func (b *bench) need(bins ...string) string {
 	return ""
 }
 
-// buildGorae builds bin/gorae from the working tree.
+// buildGorae builds bin/gorae from the working tree, unless -gorae named a
+// binary.
 func (b *bench) buildGorae() {
+	if b.gorae != "" {
+		if p, err := filepath.Abs(b.gorae); err == nil {
+			b.gorae = p
+		}
+		if _, err := os.Stat(b.gorae); err != nil {
+			b.goraeErr = err
+		}
+		return
+	}
 	b.gorae = filepath.Join(b.repo, "bin", "gorae")
 	b.logf("building %s", b.gorae)
 	_, err := b.run(cmd{name: "go", args: []string{"-C", b.repo, "build", "-o", b.gorae, "./cmd/gorae"}, timeout: 5 * time.Minute})
@@ -286,7 +298,9 @@ func (b *bench) collectVersions() {
 	}
 	b.tools = append(b.tools, tool{"go", first(command("go", "version"), "")})
 	gv := "not built: " + errString(b.goraeErr)
-	if b.goraeErr == nil {
+	if b.goraeErr == nil && b.gorae != filepath.Join(b.repo, "bin", "gorae") {
+		gv = b.gorae + " (-gorae)"
+	} else if b.goraeErr == nil {
 		rev, err := b.output(command("git", "-C", b.repo, "rev-parse", "--short", "HEAD"))
 		if err != nil || rev == "" {
 			rev = "no commit yet"
@@ -356,6 +370,19 @@ func machine() []string {
 	}
 	out = append(out, "cgroups: "+cgroupMode())
 	return out
+}
+
+// loadavg is the 1, 5 and 15 minute load average.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func memTotalKiB() int64 {

@@ -181,6 +181,9 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root once the maps are written: a
+		// process whose ids are unmapped loses every capability at exec.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 
 	// The cgroup exists before init runs anything, so every byte it

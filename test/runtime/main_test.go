@@ -104,16 +104,30 @@ func (e *env) rt(args ...string) (string, error) {
 func (e *env) rtIn(stdin []byte, args ...string) (string, error) {
 	full := append(append(append([]string(nil), runtimeArg...), "--root", e.root), args...)
 	cmd := exec.Command(runtimeBin, full...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Files, not pipes: a created container's init inherits our stdio and
+	// keeps a pipe open long after the runtime command has returned.
+	stdout, stderr := tempFile(e.t), tempFile(e.t)
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	err := cmd.Run()
+	outb, _ := os.ReadFile(stdout.Name())
 	if err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w: %s", filepath.Base(runtimeBin), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		errb, _ := os.ReadFile(stderr.Name())
+		return string(outb), fmt.Errorf("%s %s: %w: %s", filepath.Base(runtimeBin), strings.Join(args, " "), err, strings.TrimSpace(string(errb)))
 	}
-	return stdout.String(), nil
+	return string(outb), nil
+}
+
+func tempFile(t *testing.T) *os.File {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // baseSpec is a non-interactive busybox container in every namespace but

@@ -15,7 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Manager is the cgroup(s) of one container.
+// Manager is the cgroup(s) of one container. A Manager is not safe for
+// concurrent use; separate processes each Load their own.
 type Manager interface {
 	// Apply creates the cgroup(s) if needed and moves pid in; pid <= 0
 	// only creates them.
@@ -38,7 +39,8 @@ type Manager interface {
 	// Stats reads usage counters for `docker stats`.
 	Stats() (*Stats, error)
 	// Destroy removes the cgroup directories (and any sub-cgroups the
-	// container made); it succeeds if they are already gone.
+	// container made); it succeeds if they are already gone. Parents are
+	// left: other containers share them.
 	Destroy() error
 	// Path is the directory of a v1 controller ("" if not mounted); on v2
 	// it is the container's directory whatever the argument.
@@ -268,13 +270,16 @@ var errTimeout = fmt.Errorf("timed out")
 
 // signalAll sends sig to each process of m, with the cgroup frozen so that
 // processes forked meanwhile cannot escape the loop. A cgroup that was
-// frozen before is left frozen.
+// frozen before stays frozen (the signal waits for the resume), except for
+// SIGKILL: v1-frozen tasks cannot die, and a killed container should.
 func signalAll(m Manager, sig unix.Signal) error {
 	st, _ := m.State()
-	froze := false
+	thaw := false
 	if st != Frozen {
 		// Without a freezer the loop still signals what it finds.
-		froze = m.Freeze() == nil
+		thaw = m.Freeze() == nil
+	} else {
+		thaw = sig == unix.SIGKILL
 	}
 	pids, err := m.Pids()
 	if err == nil {
@@ -284,7 +289,7 @@ func signalAll(m Manager, sig unix.Signal) error {
 			}
 		}
 	}
-	if froze {
+	if thaw {
 		if terr := m.Thaw(); terr != nil && err == nil {
 			err = terr
 		}

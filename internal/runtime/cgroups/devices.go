@@ -43,6 +43,11 @@ func parseDeviceRules(in []specs.LinuxDeviceCgroup) ([]deviceRule, error) {
 		if d.Minor != nil && *d.Minor >= 0 {
 			r.minor = *d.Minor
 		}
+		// Type "a" is every device, whatever numbers come with it (the v1
+		// kernel ignores them too).
+		if r.typ == 'a' {
+			r.major, r.minor = -1, -1
+		}
 		// Device numbers are 12+20 bits; anything larger is a typo and
 		// would not fit the BPF program's 32-bit immediates.
 		if r.major > math.MaxInt32 || r.minor > math.MaxInt32 {

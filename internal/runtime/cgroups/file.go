@@ -141,3 +141,49 @@ func forEachKV(content string, fn func(key, value string)) {
 func isNotExist(err error) bool {
 	return errors.Is(err, unix.ENOENT)
 }
+
+// openFiles keeps cgroup files open across several writes to the same
+// file (one per device rule): opening and closing a kernfs file costs
+// several times more than a write, and each write(2) is still parsed on
+// its own.
+type openFiles struct {
+	dir string
+	fds map[string]int
+}
+
+func (o *openFiles) write(name, value string) error {
+	path := o.dir + "/" + name
+	if traceWrite != nil {
+		traceWrite(path, value)
+	}
+	fd, ok := o.fds[name]
+	if !ok {
+		var err error
+		if fd, err = openRetry(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC); err != nil {
+			return &FileError{Op: "write", Path: path, Value: value, Err: err}
+		}
+		if o.fds == nil {
+			o.fds = map[string]int{}
+		}
+		o.fds[name] = fd
+	}
+	for {
+		n, err := unix.Write(fd, []byte(value))
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n != len(value) {
+			err = unix.EIO // cgroupfs takes a value whole or not at all
+		}
+		if err != nil {
+			return &FileError{Op: "write", Path: path, Value: value, Err: err}
+		}
+		return nil
+	}
+}
+
+func (o *openFiles) close() {
+	for _, fd := range o.fds {
+		unix.Close(fd)
+	}
+}

@@ -19,6 +19,9 @@ type v1Manager struct {
 	mounts  map[string]mount  // controller → mount; nil after Load
 	dirs    []string          // distinct directories (co-mounted controllers share one)
 	ensured bool
+	// memFresh: ensure just made the memory cgroup, so its limits are
+	// the defaults and need not be read before the first write.
+	memFresh bool
 }
 
 func newV1(paths map[string]string, ms map[string]mount) *v1Manager {
@@ -63,26 +66,34 @@ func (m *v1Manager) ensure() error {
 			}
 			continue
 		}
-		if err := mkdirAll(d); err != nil {
+		created, err := mkdirAll(d)
+		if err != nil {
 			return err
+		}
+		if d == m.paths["memory"] {
+			m.memFresh = created
 		}
 	}
 	m.ensured = true
 	return nil
 }
 
-func mkdirAll(dir string) error {
+// mkdirAll makes dir and its parents and reports whether dir is new.
+func mkdirAll(dir string) (bool, error) {
 	// Mkdir first: the parent usually exists, and this is one syscall.
 	err := unix.Mkdir(dir, 0o755)
-	if err == nil || err == unix.EEXIST {
-		return nil
+	if err == nil {
+		return true, nil
+	}
+	if err == unix.EEXIST {
+		return false, nil
 	}
 	if err == unix.ENOENT {
 		if err = os.MkdirAll(dir, 0o755); err == nil {
-			return nil
+			return true, nil
 		}
 	}
-	return fmt.Errorf("cgroups: mkdir %s: %w", dir, err)
+	return false, fmt.Errorf("cgroups: mkdir %s: %w", dir, err)
 }
 
 // cpusetInit makes dir exist with non-empty cpuset.cpus and cpuset.mems and
@@ -236,7 +247,9 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 	if err != nil {
 		return err
 	}
-	if err := setMemoryAndSwapV1(d, mem.Limit, mem.Swap); err != nil {
+	fresh := m.memFresh
+	m.memFresh = false
+	if err := setMemoryAndSwapV1(d, mem.Limit, mem.Swap, fresh); err != nil {
 		return err
 	}
 	if mem.Reservation != nil {
@@ -285,8 +298,9 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 // setMemoryAndSwapV1 writes memory.limit_in_bytes and
 // memory.memsw.limit_in_bytes (memory+swap, the spec's "swap"). The kernel
 // refuses memsw below the memory limit, so the order depends on whether the
-// limits grow or shrink.
-func setMemoryAndSwapV1(d string, limitp, swapp *int64) error {
+// limits grow or shrink. fresh says the cgroup still has the default
+// (unlimited) limits.
+func setMemoryAndSwapV1(d string, limitp, swapp *int64, fresh bool) error {
 	var limit, swap int64
 	if limitp != nil {
 		limit = *limitp
@@ -322,7 +336,7 @@ func setMemoryAndSwapV1(d string, limitp, swapp *int64) error {
 	if limit != 0 && swap != 0 {
 		if swap == -1 {
 			swapFirst = true
-		} else {
+		} else if !fresh {
 			cur, err := readUint(d, "memory.limit_in_bytes")
 			if err != nil {
 				return err
@@ -552,15 +566,21 @@ func (m *v1Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(d, "devices.deny", "a"); err != nil {
-		return err
+	files := openFiles{dir: d}
+	defer files.close()
+	// Start from deny-all, unless the first rule says so itself (as the
+	// runtime's default list does).
+	if len(rs) == 0 || rs[0].allow || !rs[0].matchesAll() {
+		if err := files.write("devices.deny", "a"); err != nil {
+			return err
+		}
 	}
 	for _, r := range rs {
 		file := "devices.deny"
 		if r.allow {
 			file = "devices.allow"
 		}
-		if err := writeFile(d, file, r.v1String()); err != nil {
+		if err := files.write(file, r.v1String()); err != nil {
 			return err
 		}
 	}

@@ -38,7 +38,8 @@ func (m *v2Manager) ensure() error {
 		return nil
 	}
 	if m.root == "" {
-		return mkdirAll(m.dir)
+		_, err := mkdirAll(m.dir)
+		return err
 	}
 	rel, err := filepath.Rel(m.root, m.dir)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {

@@ -28,7 +28,8 @@ func reference(s *specs.LinuxSeccomp, goarch string, d seccompData) uint32 {
 		if ab.audit != d.arch {
 			continue
 		}
-		if ab.audit == unix.AUDIT_ARCH_X86_64 && (nr&x32SyscallBit != 0) != (ab.nrBase != 0) {
+		// libseccomp tells x32 apart by nr >= __X32_SYSCALL_BIT.
+		if ab.audit == unix.AUDIT_ARCH_X86_64 && (nr >= x32SyscallBit) != (ab.nrBase != 0) {
 			continue
 		}
 		a = ab
@@ -159,13 +160,12 @@ func reference(s *specs.LinuxSeccomp, goarch string, d seccompData) uint32 {
 			if n, ok := lookup(name, a); ok {
 				maxNr, found = max(maxNr, n+a.nrBase), true
 			}
-			if mux, _, ok := muxFor(name, a); ok {
-				for _, r := range alts {
-					if r.name == name && len(r.args) == 0 {
-						maxNr, found = max(maxNr, mux+a.nrBase), true
-					}
-				}
-			}
+		}
+	}
+	// The multiplexer counts once an unconditional rule reaches it.
+	for _, r := range alts {
+		if mux, _, ok := muxFor(r.name, a); ok && len(r.args) == 0 {
+			maxNr, found = max(maxNr, mux+a.nrBase), true
 		}
 	}
 	if found && nr > maxNr {
