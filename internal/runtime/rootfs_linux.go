@@ -22,7 +22,7 @@ type rootfs struct {
 	spec *specs.Spec
 	path string
 	// userns: mknod is not allowed, devices are bind-mounted instead.
-	userns bool
+	userns  bool
 	mountNS bool
 }
 

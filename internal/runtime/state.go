@@ -21,8 +21,8 @@ import (
 const DefaultRoot = "/run/gorae/runtime"
 
 const (
-	stateFile  = "state.json"
-	startSock  = "start.sock"
+	stateFile    = "state.json"
+	startSock    = "start.sock"
 	stateDirMode = 0o711
 )
 

@@ -49,9 +49,9 @@ type initConfig struct {
 	Join map[specs.LinuxNamespaceType]string `json:"join,omitempty"`
 	// NewCgroupNS is unshared by the child once the parent has placed it in
 	// its cgroup, so the namespace's root is the container's cgroup.
-	NewCgroupNS bool `json:"new_cgroupns,omitempty"`
-	NewTimeNS   bool `json:"new_timens,omitempty"`
-	NoPivot     bool `json:"no_pivot,omitempty"`
+	NewCgroupNS  bool `json:"new_cgroupns,omitempty"`
+	NewTimeNS    bool `json:"new_timens,omitempty"`
+	NoPivot      bool `json:"no_pivot,omitempty"`
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
 	// CgroupPaths are the container's cgroup directories on the host, for
 	// mounting a cgroup filesystem without a cgroup namespace.

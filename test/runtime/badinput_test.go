@@ -19,9 +19,13 @@ func TestBadInput(t *testing.T) {
 		want  string
 	}{
 		{"missing config.json", func(e *env, b string) { os.Remove(filepath.Join(b, "config.json")) }, "", "config.json"},
-		{"malformed config.json", func(e *env, b string) { os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion": "1.0.2", "process": {`), 0o644) }, "", "config.json"},
+		{"malformed config.json", func(e *env, b string) {
+			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion": "1.0.2", "process": {`), 0o644)
+		}, "", "config.json"},
 		{"unknown namespace", func(e *env, b string) {
-			rewrite(e.t, b, func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) })
+			rewrite(e.t, b, func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+			})
 		}, "", "bogus"},
 		{"missing rootfs", func(e *env, b string) { os.RemoveAll(filepath.Join(b, "rootfs")) }, "", "rootfs"},
 		{"id with slash", nil, "a/b", "a/b"},
