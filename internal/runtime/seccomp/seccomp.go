@@ -24,8 +24,10 @@
 //   - On x86 and ppc64le an unconditional rule for a socket or SysV IPC
 //     syscall also covers the same call through socketcall(2) or ipc(2).
 //
-// Dispatch is a binary search over ranges of syscall numbers, so Docker's
-// default profile costs about ten comparisons per syscall.
+// Dispatch is a binary search over ranges of syscall numbers with the same
+// outcome: with a Docker-sized profile a syscall without argument rules is
+// decided in about a dozen instructions on x86_64 (about seven on arm64),
+// and the program stays around 400 instructions.
 package seccomp
 
 import (
