@@ -195,6 +195,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	if err := startCommand(cmd, pidPath); err != nil {
 		return nil, err
 	}
+	trace("init spawned")
 	childSync.Close()
 	listener.Close()
 	undo = append(undo, func() {
@@ -216,6 +217,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	if spec.Process.OOMScoreAdj != nil {
 		setOOMScoreAdj(c.Pid, *spec.Process.OOMScoreAdj)
 	}
+	trace("cgroup applied")
 
 	sc := newSyncConn(parentSync)
 	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
@@ -252,6 +254,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("init (pid %d) vanished after set-up: %w", c.Pid, err)
 	}
+	trace("init ready")
 	c.PidStart = start
 	if err := c.save(); err != nil {
 		return nil, fmt.Errorf("save state of %s: %w", o.ID, err)
@@ -265,6 +268,16 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 }
 
 // initCommand re-executes this binary as the container's init.
+// trace logs a phase of container set-up at debug level, with the time
+// since the runtime process started, to find where latency goes.
+func trace(phase string) {
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		slog.Debug(phase, "since_start", time.Since(processStart).String())
+	}
+}
+
+var processStart = time.Now()
+
 func initCommand(mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe",

@@ -47,10 +47,13 @@ func Run(ctx context.Context, o CreateOptions, detach bool) (int, error) {
 	if err := c.start(ctx); err != nil {
 		return fail(err)
 	}
+	trace("started")
 	if detach {
 		return 0, nil
 	}
 	st := fg.wait(created.Process, c.Pid)
+	trace("exited")
+	defer trace("deleted")
 	if err := c.destroy(ctx, true); err != nil {
 		return exitStatus(st), err
 	}
