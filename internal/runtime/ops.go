@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/gorae/gorae/internal/runtime/cgroups"
@@ -227,4 +228,63 @@ func Pids(root, id string) ([]int, error) {
 		return nil, err
 	}
 	return m.Pids()
+}
+
+// Update changes a running container's cgroup limits (`update`). Fields
+// left nil keep their values.
+func Update(root, id string, r *specs.LinuxResources) error {
+	c, err := Load(root, id)
+	if err != nil {
+		return err
+	}
+	if st := c.Status(); st == StatusStopped {
+		return fmt.Errorf("cannot update container %s: it has stopped", id)
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := m.Set(r); err != nil {
+		return fmt.Errorf("update container %s: %w", id, err)
+	}
+	// Keep the record true to the limits, for a later `state`/inspect.
+	if c.Config.Linux == nil {
+		c.Config.Linux = &specs.Linux{}
+	}
+	c.Config.Linux.Resources = mergeResources(c.Config.Linux.Resources, r)
+	return c.save()
+}
+
+// mergeResources overlays the non-nil parts of upd on base.
+func mergeResources(base, upd *specs.LinuxResources) *specs.LinuxResources {
+	if base == nil {
+		cp := *upd
+		return &cp
+	}
+	out := *base
+	if upd.Memory != nil {
+		out.Memory = upd.Memory
+	}
+	if upd.CPU != nil {
+		out.CPU = upd.CPU
+	}
+	if upd.Pids != nil {
+		out.Pids = upd.Pids
+	}
+	if upd.BlockIO != nil {
+		out.BlockIO = upd.BlockIO
+	}
+	if upd.HugepageLimits != nil {
+		out.HugepageLimits = upd.HugepageLimits
+	}
+	if upd.Network != nil {
+		out.Network = upd.Network
+	}
+	if upd.Unified != nil {
+		out.Unified = upd.Unified
+	}
+	if len(upd.Devices) > 0 {
+		out.Devices = upd.Devices
+	}
+	return &out
 }

@@ -352,3 +352,28 @@ func TestConsoleSocket(t *testing.T) {
 		t.Fatal("no terminal output")
 	}
 }
+
+func TestUpdate(t *testing.T) {
+	e := newEnv(t)
+	id := newID(t)
+	if _, err := e.rt("run", "-d", "--bundle", e.bundle(baseSpec("/bin/sleep", "60")), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rt("update", "--memory", "48m", "--pids-limit", "20", "--cpu-shares", "256", id); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.rt("exec", id, "/bin/cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/cpu/cpu.shares")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != fmt.Sprintf("%d\n20\n256\n", 48<<20) {
+		t.Errorf("limits after update: %q", out)
+	}
+	// The same through --resources on stdin.
+	if _, err := e.rtIn([]byte(`{"pids":{"limit":30}}`), "update", "--resources", "-", id); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := e.rt("exec", id, "/bin/cat", "/sys/fs/cgroup/pids/pids.max"); out != "30\n" {
+		t.Errorf("pids.max after --resources: %q", out)
+	}
+}
