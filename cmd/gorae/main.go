@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/runtimecli"
 )
@@ -28,7 +29,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.Command())
+	root.AddCommand(runtimecli.Command(), shimCommand())
 	err := root.Execute()
 	if err != nil {
 		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {
@@ -47,4 +48,23 @@ func isRuntime(cmd *cobra.Command) bool {
 		}
 	}
 	return false
+}
+
+// shimCommand is the per-container monitor the daemon spawns; not for
+// people, so hidden.
+func shimCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "shim DIR",
+		Short:  "Monitor one container (started by the daemon)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// fd 3 is the daemon's readiness pipe, when it gave one.
+			var ready *os.File
+			if _, err := os.Stat("/proc/self/fd/3"); err == nil {
+				ready = os.NewFile(3, "ready")
+			}
+			return monitor.Serve(args[0], ready)
+		},
+	}
 }

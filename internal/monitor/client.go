@@ -1,0 +1,225 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Spawn starts a shim for cfg (written to cfg.Dir/shim.json) as a
+// detached process of its own session, running self ("/proc/self/exe" or
+// the gorae binary) as `gorae shim DIR`. It returns once the container is
+// created, or with the runtime's error.
+func Spawn(ctx context.Context, self string, cfg *Config) (*Client, error) {
+	if err := WriteConfig(cfg); err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	logf, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(self, "shim", cfg.Dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Dir = cfg.Dir
+	// Its own session: a signal to the daemon's process group (ctrl-c on a
+	// foreground daemon) must not reach the containers.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start shim for %s: %w", cfg.ID, err)
+	}
+	w.Close()
+	// Reap the shim whenever it ends; the daemon is not its waiter.
+	go cmd.Wait()
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("shim for %s: %w", cfg.ID, err)
+	}
+	switch s := string(msg); s {
+	case "ok":
+		return &Client{Dir: cfg.Dir}, nil
+	case "":
+		return nil, fmt.Errorf("shim for %s exited during create (see %s)", cfg.ID, filepath.Join(cfg.Dir, "shim.log"))
+	default:
+		return nil, errors.New(s)
+	}
+}
+
+// Client talks to one shim; it holds no connection, so it survives the
+// shim's and the daemon's restarts alike.
+type Client struct {
+	Dir string
+}
+
+func (c *Client) httpClient() *http.Client {
+	sock := filepath.Join(c.Dir, SocketFile)
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		DisableKeepAlives: true,
+	}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, out any) error {
+	u := "http://shim" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("shim %s: %w", c.Dir, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return &Error{Status: resp.StatusCode, Message: e.Message}
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// Error is a refusal from the shim, with the HTTP status the daemon can
+// pass on (304 already started, 409 not running …).
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// State reports the container as the shim sees it.
+func (c *Client) State(ctx context.Context) (State, error) {
+	var st State
+	err := c.do(ctx, "GET", "/state", nil, &st)
+	return st, err
+}
+
+// Start runs the user process.
+func (c *Client) Start(ctx context.Context) error { return c.do(ctx, "POST", "/start", nil, nil) }
+
+// Kill signals init (all: every process of the container).
+func (c *Client) Kill(ctx context.Context, signal string, all bool) error {
+	q := url.Values{"signal": {signal}}
+	if all {
+		q.Set("all", "1")
+	}
+	return c.do(ctx, "POST", "/kill", q, nil)
+}
+
+// Resize sets the terminal's size.
+func (c *Client) Resize(ctx context.Context, h, w int) error {
+	return c.do(ctx, "POST", "/resize", url.Values{"h": {fmt.Sprint(h)}, "w": {fmt.Sprint(w)}}, nil)
+}
+
+// Wait blocks until the container exits.
+func (c *Client) Wait(ctx context.Context) (*Exit, error) {
+	var e Exit
+	if err := c.do(ctx, "POST", "/wait", nil, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// CloseStdin ends the container's stdin.
+func (c *Client) CloseStdin(ctx context.Context) error {
+	return c.do(ctx, "POST", "/close-stdin", nil, nil)
+}
+
+// Delete removes the container from the runtime and stops the shim.
+func (c *Client) Delete(ctx context.Context, force bool) error {
+	q := url.Values{}
+	if force {
+		q.Set("force", "1")
+	}
+	err := c.do(ctx, "POST", "/delete", q, nil)
+	if err != nil {
+		return err
+	}
+	// The shim removes its socket as it exits.
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(filepath.Join(c.Dir, SocketFile)); err != nil {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// Attach opens a stream: what the container prints (Docker-multiplexed
+// without a terminal, raw with one) comes out of the connection, and what
+// is written to it goes to the container's stdin when stdin is true.
+func (c *Client) Attach(ctx context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(c.Dir, SocketFile))
+	if err != nil {
+		return nil, fmt.Errorf("shim %s: %w", c.Dir, err)
+	}
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	fmt.Fprintf(conn, "POST /attach?stdin=%s&stdout=%s&stderr=%s HTTP/1.1\r\nHost: shim\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", b(stdin), b(stdout), b(stderr))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		conn.Close()
+		return nil, fmt.Errorf("attach: shim answered %s", resp.Status)
+	}
+	if br.Buffered() > 0 {
+		return &bufferedConn{Conn: conn, r: br}, nil
+	}
+	return conn, nil
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// CloseWrite half-closes a connection returned by Attach: stdin ends, the
+// output keeps coming.
+func CloseWrite(c net.Conn) error {
+	if bc, ok := c.(*bufferedConn); ok {
+		c = bc.Conn
+	}
+	if uc, ok := c.(*net.UnixConn); ok {
+		return uc.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,387 @@
+package monitor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gorae/gorae/internal/logs"
+	"github.com/gorae/gorae/internal/runtime"
+)
+
+// shim is the state of one running monitor.
+type shim struct {
+	cfg *Config
+	tty bool
+
+	// runMu serialises runtime invocations with the reaper: wait4(-1)
+	// must not steal the exit of a runtime command exec.Cmd waits for.
+	runMu sync.Mutex
+
+	mu       sync.Mutex
+	pid      int
+	started  bool
+	exit     *Exit
+	exited   chan struct{}
+	clients  map[*client]struct{}
+	stdin    io.WriteCloser // pipe to the container, or the pty master
+	pty      *os.File
+	logw     *logs.Writer
+	outputWG sync.WaitGroup
+	onDelete func()
+}
+
+// client is one attached connection.
+type client struct {
+	w              io.Writer
+	stdout, stderr bool
+}
+
+// Serve is the shim's main: create the container, tell the parent on
+// ready (fd 3, when given) "ok" or the error, then serve until deleted.
+func Serve(dir string, ready *os.File) error {
+	cfg, err := ReadConfig(dir)
+	if err != nil {
+		reportReady(ready, err)
+		return err
+	}
+	s := &shim{cfg: cfg, exited: make(chan struct{}), clients: map[*client]struct{}{}}
+	if err := s.create(); err != nil {
+		reportReady(ready, err)
+		return err
+	}
+	l, err := listen(filepath.Join(dir, SocketFile))
+	if err != nil {
+		reportReady(ready, err)
+		return err
+	}
+	reportReady(ready, nil)
+	srv := &http.Server{Handler: s.routes()}
+	done := make(chan struct{})
+	s.onDelete = func() {
+		close(done)
+	}
+	go srv.Serve(l)
+	go s.reap()
+	<-done
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	os.Remove(filepath.Join(dir, SocketFile))
+	return nil
+}
+
+func reportReady(f *os.File, err error) {
+	if f == nil {
+		return
+	}
+	if err != nil {
+		f.WriteString(err.Error())
+	} else {
+		f.WriteString("ok")
+	}
+	f.Close()
+}
+
+func listen(path string) (net.Listener, error) {
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("shim: listen on %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// runtimeCmd runs the runtime with --root/--log and args, stdio as given.
+func (s *shim) runtimeCmd(stdio [3]*os.File, args ...string) error {
+	argv := append(append([]string(nil), s.cfg.Runtime[1:]...), "--root", s.cfg.RuntimeRoot,
+		"--log", filepath.Join(s.cfg.Dir, runtimeLog), "--log-format", "json")
+	cmd := exec.Command(s.cfg.Runtime[0], append(argv, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	var errBuf bytes.Buffer
+	if stdio[2] == nil {
+		cmd.Stderr = &errBuf
+	}
+	s.runMu.Lock()
+	err := cmd.Run()
+	s.runMu.Unlock()
+	if err != nil {
+		if msg := lastRuntimeError(filepath.Join(s.cfg.Dir, runtimeLog)); msg != "" {
+			return fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
+		}
+		if msg := strings.TrimSpace(errBuf.String()); msg != "" {
+			return fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
+		}
+		return fmt.Errorf("%s %s: %w", filepath.Base(s.cfg.Runtime[0]), args[0], err)
+	}
+	return nil
+}
+
+// lastRuntimeError is the last error-level message of a runc-style JSON
+// log, which is how runc and gorae runtime report why they failed.
+func lastRuntimeError(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	msg := ""
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e struct{ Level, Msg string }
+		if json.Unmarshal(line, &e) == nil && e.Level == "error" && e.Msg != "" {
+			msg = e.Msg
+		}
+	}
+	return msg
+}
+
+func (s *shim) create() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("shim: become subreaper: %w", err)
+	}
+	spec, err := runtime.LoadSpec(s.cfg.Bundle)
+	if err != nil {
+		return err
+	}
+	s.tty = spec.Process != nil && spec.Process.Terminal
+	if s.cfg.LogPath != "" {
+		opts, err := logs.ParseOptions(s.cfg.LogOpts)
+		if err != nil {
+			return err
+		}
+		if s.logw, err = logs.NewWriter(s.cfg.LogPath, opts); err != nil {
+			return err
+		}
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	args := []string{"create", "--bundle", s.cfg.Bundle, "--pid-file", filepath.Join(s.cfg.Dir, PidFile)}
+	stdio := [3]*os.File{null, null, nil}
+	var closeAfter []*os.File
+	var ptyc chan ptyResult
+	if s.tty {
+		sock := filepath.Join(s.cfg.Dir, consoleSck)
+		l, err := listen(sock)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(sock)
+		defer l.Close()
+		ptyc = make(chan ptyResult, 1)
+		go acceptPty(l.(*net.UnixListener), ptyc)
+		args = append(args, "--console-socket", sock)
+	} else {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		stdio[1], stdio[2] = outW, errW
+		closeAfter = append(closeAfter, outW, errW)
+		if s.cfg.OpenStdin {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			stdio[0] = inR
+			closeAfter = append(closeAfter, inR)
+			s.stdin = inW
+		}
+		s.outputWG.Add(2)
+		go s.copyOutput("stdout", 1, outR)
+		go s.copyOutput("stderr", 2, errR)
+	}
+	err = s.runtimeCmd(stdio, append(args, s.cfg.ID)...)
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if s.tty {
+		select {
+		case r := <-ptyc:
+			if r.err != nil {
+				return r.err
+			}
+			s.pty = r.f
+			s.stdin = r.f
+			s.outputWG.Add(1)
+			go s.copyOutput("stdout", 1, r.f)
+		case <-time.After(10 * time.Second):
+			return errors.New("shim: the runtime sent no pty over the console socket")
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, PidFile))
+	if err != nil {
+		return fmt.Errorf("shim: read init pid: %w", err)
+	}
+	s.pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("shim: bad pid file: %w", err)
+	}
+	return nil
+}
+
+type ptyResult struct {
+	f   *os.File
+	err error
+}
+
+func acceptPty(l *net.UnixListener, out chan<- ptyResult) {
+	c, err := l.AcceptUnix()
+	if err != nil {
+		out <- ptyResult{err: err}
+		return
+	}
+	defer c.Close()
+	f, err := c.File()
+	if err != nil {
+		out <- ptyResult{err: err}
+		return
+	}
+	defer f.Close()
+	pty, err := runtime.ReceivePty(f)
+	out <- ptyResult{f: pty, err: err}
+}
+
+// copyOutput sends one stream to the log and to attached clients, line by
+// line for the log, as it comes for clients.
+func (s *shim) copyOutput(stream string, fd byte, r io.Reader) {
+	defer s.outputWG.Done()
+	br := bufio.NewReaderSize(r, 32*1024)
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := br.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			s.broadcast(fd, chunk)
+			if s.logw != nil {
+				// The log wants whole lines; split the chunk at newlines.
+				for len(chunk) > 0 {
+					i := bytes.IndexByte(chunk, '\n')
+					if i < 0 {
+						s.logw.Write(stream, chunk)
+						break
+					}
+					s.logw.Write(stream, chunk[:i+1])
+					chunk = chunk[i+1:]
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *shim) broadcast(fd byte, p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.clients {
+		if (fd == 1 && !c.stdout) || (fd == 2 && !c.stderr) {
+			continue
+		}
+		if s.tty {
+			c.w.Write(p)
+			continue
+		}
+		// Docker's multiplexed stream: 8-byte header (stream, 0, 0, 0,
+		// big-endian size) then the payload.
+		var hdr [8]byte
+		hdr[0] = fd
+		binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
+		c.w.Write(hdr[:])
+		c.w.Write(p)
+	}
+}
+
+// reap collects exited children: the container's init (reparented to us
+// as subreaper once `runtime create` exits) and any orphan it leaves.
+func (s *shim) reap() {
+	sigc := make(chan os.Signal, 16)
+	signal.Notify(sigc, unix.SIGCHLD)
+	// An exit may predate the handler.
+	for {
+		s.runMu.Lock()
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+			if pid == s.pid {
+				s.recordExit(ws)
+			}
+		}
+		s.runMu.Unlock()
+		<-sigc
+	}
+}
+
+func (s *shim) recordExit(ws unix.WaitStatus) {
+	e := &Exit{ExitedAt: time.Now().UTC()}
+	switch {
+	case ws.Exited():
+		e.Code = ws.ExitStatus()
+	case ws.Signaled():
+		e.Signal = int(ws.Signal())
+		e.Code = 128 + e.Signal
+	}
+	// Let the output drain into the log before anyone hears of the exit,
+	// so `docker logs` after `docker wait` has every line.
+	done := make(chan struct{})
+	go func() { s.outputWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		// A daemonised grandchild may hold the pipe open: do not wait on it.
+	}
+	if b, err := json.Marshal(e); err == nil {
+		if err := writeFileAtomic(filepath.Join(s.cfg.Dir, ExitFile), b); err != nil {
+			slog.Error("record exit status", "container", s.cfg.ID, "err", err)
+		}
+	}
+	s.mu.Lock()
+	s.exit = e
+	s.mu.Unlock()
+	close(s.exited)
+}
+
+func (s *shim) state() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{ID: s.cfg.ID, Pid: s.pid, Tty: s.tty, Exit: s.exit}
+	switch {
+	case s.exit != nil:
+		st.Status = "stopped"
+	case s.started:
+		st.Status = "running"
+	default:
+		st.Status = "created"
+	}
+	return st
+}

@@ -1,0 +1,230 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gorae/gorae/internal/logs"
+	gruntime "github.com/gorae/gorae/internal/runtime"
+)
+
+var (
+	goraeBin string
+	rootfs   string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "monitor tests: must run as root in CI")
+			return 1
+		}
+		fmt.Println("monitor tests: skipped, need root")
+		return 0
+	}
+	tmp, err := os.MkdirTemp("", "gorae-shim-test-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	_, file, _, _ := runtime.Caller(0)
+	top := filepath.Join(filepath.Dir(file), "..", "..")
+	goraeBin = filepath.Join(tmp, "gorae")
+	build := exec.Command("go", "build", "-o", goraeBin, "./cmd/gorae")
+	build.Dir = top
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build gorae: %v\n%s", err, out)
+		return 1
+	}
+	rootfs = filepath.Join(tmp, "rootfs")
+	if out, err := exec.Command("sh", filepath.Join(top, "scripts", "busybox-rootfs.sh"), rootfs).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "busybox rootfs: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// spawn makes a bundle running args and a shim for it.
+func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *Config) {
+	t.Helper()
+	bundle := t.TempDir()
+	s := gruntime.DefaultSpec(false)
+	s.Root = &specs.Root{Path: rootfs, Readonly: true}
+	s.Process.Terminal = tty
+	s.Process.Args = args
+	b, _ := json.Marshal(s)
+	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
+	dir := t.TempDir()
+	cfg := &Config{
+		ID: fmt.Sprintf("shim-%d-%d", os.Getpid(), time.Now().UnixNano()), Bundle: bundle, Dir: dir,
+		Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt"),
+		LogPath: filepath.Join(dir, "json.log"), OpenStdin: stdin, StdinOnce: stdin,
+	}
+	c, err := Spawn(context.Background(), goraeBin, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Delete(context.Background(), true) })
+	return c, cfg
+}
+
+func TestLifecycleLogsAndExit(t *testing.T) {
+	c, cfg := spawn(t, false, false, "/bin/sh", "-c", "echo out; echo err >&2; exit 3")
+	ctx := context.Background()
+	st, err := c.State(ctx)
+	if err != nil || st.Status != "created" || st.Pid <= 0 {
+		t.Fatalf("state after spawn: %+v %v", st, err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err == nil {
+		t.Error("second start accepted")
+	}
+	e, err := c.Wait(ctx)
+	if err != nil || e.Code != 3 {
+		t.Fatalf("wait: %+v %v", e, err)
+	}
+	if rec, _ := ReadExit(cfg.Dir); rec == nil || rec.Code != 3 {
+		t.Errorf("exit.json: %+v", rec)
+	}
+	entries, err := logs.ReadAll(cfg.LogPath, logs.ReadOptions{Tail: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, en := range entries {
+		got[en.Stream] += en.Log
+	}
+	if got["stdout"] != "out\n" || got["stderr"] != "err\n" {
+		t.Errorf("log: %+v", entries)
+	}
+	if err := c.Delete(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, SocketFile)); err == nil {
+		t.Error("shim socket left after delete")
+	}
+}
+
+func TestAttachMultiplexedWithStdin(t *testing.T) {
+	c, _ := spawn(t, false, true, "/bin/sh", "-c", "read line; echo got:$line; echo bye >&2")
+	ctx := context.Background()
+	conn, err := c.Attach(ctx, true, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "hello\n")
+	CloseWrite(conn)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var stdout, stderr bytes.Buffer
+	for {
+		var hdr [8]byte
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			break
+		}
+		n := binary.BigEndian.Uint32(hdr[4:])
+		p := make([]byte, n)
+		io.ReadFull(conn, p)
+		if hdr[0] == 1 {
+			stdout.Write(p)
+		} else {
+			stderr.Write(p)
+		}
+	}
+	if stdout.String() != "got:hello\n" || stderr.String() != "bye\n" {
+		t.Errorf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+}
+
+func TestTTYAndResizeAndKill(t *testing.T) {
+	c, _ := spawn(t, true, true, "/bin/sh", "-c", "stty size; sleep 60")
+	ctx := context.Background()
+	if err := c.Resize(ctx, 33, 101); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := c.Attach(ctx, true, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var out []byte
+	buf := make([]byte, 256)
+	for !strings.Contains(string(out), "33 101") {
+		n, err := conn.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			t.Fatalf("tty output %q: %v", out, err)
+		}
+	}
+	if err := c.Kill(ctx, "KILL", false); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Wait(ctx)
+	if err != nil || e.Signal != 9 || e.Code != 137 {
+		t.Errorf("wait after kill: %+v %v", e, err)
+	}
+	if err := c.Kill(ctx, "KILL", false); err == nil {
+		t.Error("kill of a stopped container accepted")
+	}
+}
+
+// The daemon can go away and come back: a shim needs nothing from it, and
+// a new Client over the same directory finds everything again.
+func TestShimOutlivesItsClient(t *testing.T) {
+	c, cfg := spawn(t, false, false, "/bin/sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done")
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c2 := &Client{Dir: cfg.Dir}
+	e, err := c2.Wait(ctx)
+	if err != nil || e.Code != 0 {
+		t.Fatalf("wait from a new client: %+v %v", e, err)
+	}
+	entries, _ := logs.ReadAll(cfg.LogPath, logs.ReadOptions{Tail: -1})
+	if len(entries) != 3 {
+		t.Errorf("log has %d lines, want 3", len(entries))
+	}
+}
+
+func TestSpawnReportsRuntimeError(t *testing.T) {
+	bundle := t.TempDir()
+	s := gruntime.DefaultSpec(false)
+	s.Root = &specs.Root{Path: rootfs}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"/bin/no-such-program"}
+	b, _ := json.Marshal(s)
+	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
+	dir := t.TempDir()
+	_, err := Spawn(context.Background(), goraeBin, &Config{ID: "bad-" + fmt.Sprint(os.Getpid()), Bundle: bundle, Dir: dir, Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt")})
+	if err == nil || !strings.Contains(err.Error(), "no-such-program") {
+		t.Fatalf("want the runtime's error naming the program, got %v", err)
+	}
+}
