@@ -1,0 +1,44 @@
+// Package atomicfile writes files crash-safely: a reader, or the next
+// start after a kill -9 or power cut, sees the old content or the new,
+// never a mix or an empty file.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes data to a temporary file beside path, fsyncs it,
+// renames it over path and fsyncs the directory, so the rename itself is
+// durable.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		// Best effort: some filesystems (tmpfs) have nothing to sync.
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
