@@ -1,0 +1,163 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ctr "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gorae/gorae/internal/errdefs"
+	"github.com/gorae/gorae/internal/runtime"
+)
+
+const testID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func render(t *testing.T, cfg *ctr.Config, hc *ctr.HostConfig) *specs.Spec {
+	t.Helper()
+	s, err := renderSpec(specInput{ID: testID, Rootfs: t.TempDir(), Config: cfg, HostConfig: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever we render, our own runtime must accept.
+	if err := runtime.ValidateSpec(s, "/"); err != nil {
+		t.Fatalf("rendered spec invalid: %v", err)
+	}
+	return s
+}
+
+func TestRenderDefaults(t *testing.T) {
+	s := render(t, &ctr.Config{Cmd: []string{"echo", "hi"}, Env: []string{"A=1"}}, &ctr.HostConfig{})
+	if strings.Join(s.Process.Args, " ") != "echo hi" || s.Hostname != testID[:12] || s.Process.Cwd != "/" {
+		t.Errorf("process: %+v hostname %q", s.Process, s.Hostname)
+	}
+	if s.Process.Env[0] != defaultPath || s.Process.Env[len(s.Process.Env)-1] != "A=1" {
+		t.Errorf("env: %v", s.Process.Env)
+	}
+	if len(s.Process.Capabilities.Bounding) != len(defaultCaps) || len(s.Linux.MaskedPaths) == 0 {
+		t.Errorf("caps/masks: %v %v", s.Process.Capabilities.Bounding, s.Linux.MaskedPaths)
+	}
+	types := map[specs.LinuxNamespaceType]bool{}
+	for _, n := range s.Linux.Namespaces {
+		types[n.Type] = true
+	}
+	for _, want := range []specs.LinuxNamespaceType{"mount", "network", "pid", "ipc", "uts"} {
+		if !types[want] {
+			t.Errorf("namespace %s missing", want)
+		}
+	}
+	if types["cgroup"] {
+		t.Error("cgroup namespace on v1 by default (Docker's default is host there)")
+	}
+	if s.Linux.Resources.Devices[0].Allow {
+		t.Error("device cgroup must start with deny all")
+	}
+}
+
+func TestRenderEntrypointAndNoCommand(t *testing.T) {
+	s := render(t, &ctr.Config{Entrypoint: []string{"/bin/sh", "-c"}, Cmd: []string{"true"}}, nil)
+	if strings.Join(s.Process.Args, " ") != "/bin/sh -c true" {
+		t.Errorf("args %v", s.Process.Args)
+	}
+	_, err := renderSpec(specInput{ID: testID, Config: &ctr.Config{}, HostConfig: &ctr.HostConfig{}})
+	if !errdefs.IsInvalidParameter(err) {
+		t.Errorf("no command: %v", err)
+	}
+}
+
+func TestRenderPrivilegedCapsAndSecurityOpts(t *testing.T) {
+	s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{Privileged: true})
+	if len(s.Process.Capabilities.Bounding) != len(allCaps) || len(s.Linux.MaskedPaths) != 0 || !s.Linux.Resources.Devices[0].Allow {
+		t.Error("privileged must grant all caps, no masks, all devices")
+	}
+	s = render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{CapDrop: []string{"ALL"}, CapAdd: []string{"net_admin"}, SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"}})
+	if strings.Join(s.Process.Capabilities.Bounding, ",") != "CAP_NET_ADMIN" || !s.Process.NoNewPrivileges || s.Linux.Seccomp != nil {
+		t.Errorf("caps %v nnp %v", s.Process.Capabilities.Bounding, s.Process.NoNewPrivileges)
+	}
+	if _, err := renderSpec(specInput{ID: testID, Config: &ctr.Config{Cmd: []string{"x"}}, HostConfig: &ctr.HostConfig{CapAdd: []string{"CAP_BOGUS"}}}); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("bogus cap: %v", err)
+	}
+}
+
+func TestRenderResources(t *testing.T) {
+	pids := int64(50)
+	s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{Resources: ctr.Resources{
+		Memory: 64 << 20, NanoCPUs: 1_500_000_000, PidsLimit: &pids, CPUShares: 512, CpusetCpus: "0",
+	}})
+	r := s.Linux.Resources
+	if *r.Memory.Limit != 64<<20 || *r.Memory.Swap != 128<<20 {
+		t.Errorf("memory %+v", r.Memory)
+	}
+	if *r.CPU.Quota != 150000 || *r.CPU.Period != 100000 || *r.CPU.Shares != 512 || r.CPU.Cpus != "0" {
+		t.Errorf("cpu %+v", r.CPU)
+	}
+	if *r.Pids.Limit != 50 {
+		t.Errorf("pids %+v", r.Pids)
+	}
+}
+
+func TestRenderMounts(t *testing.T) {
+	src := t.TempDir()
+	s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{
+		Binds:  []string{src + ":/data:ro"},
+		Mounts: []mount.Mount{{Type: "tmpfs", Target: "/scratch", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20}}},
+		Tmpfs:  map[string]string{"/run": "size=1m"},
+	})
+	got := map[string]specs.Mount{}
+	for _, m := range s.Mounts {
+		got[m.Destination] = m
+	}
+	if m := got["/data"]; m.Source != src || !contains(m.Options, "ro") || !contains(m.Options, "rbind") {
+		t.Errorf("bind: %+v", m)
+	}
+	if m := got["/scratch"]; m.Type != "tmpfs" || !contains(m.Options, "size=1048576") {
+		t.Errorf("tmpfs mount: %+v", m)
+	}
+	if m := got["/run"]; !contains(m.Options, "size=1m") {
+		t.Errorf("--tmpfs: %+v", m)
+	}
+	for _, bad := range []string{"relative:/x", "/x:relative", "/a:/b:bogus", "only"} {
+		if _, err := renderSpec(specInput{ID: testID, Config: &ctr.Config{Cmd: []string{"x"}}, HostConfig: &ctr.HostConfig{Binds: []string{bad}}}); err == nil {
+			t.Errorf("bind %q accepted", bad)
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestResolveUser(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\napp:x:1000:\nwheel:x:10:app\naudio:x:29:\n"), 0o644)
+	cases := map[string]specs.User{
+		"":          {UID: 0, GID: 0},
+		"app":       {UID: 1000, GID: 1000, AdditionalGids: []uint32{10}},
+		"1000":      {UID: 1000, GID: 1000, AdditionalGids: []uint32{10}},
+		"4242":      {UID: 4242, GID: 0},
+		"app:audio": {UID: 1000, GID: 29, AdditionalGids: []uint32{10}},
+		"5:6":       {UID: 5, GID: 6},
+	}
+	for in, want := range cases {
+		got, err := resolveUser(root, in, nil)
+		if err != nil || got.UID != want.UID || got.GID != want.GID || len(got.AdditionalGids) != len(want.AdditionalGids) {
+			t.Errorf("resolveUser(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := resolveUser(root, "nobody", nil); !errdefs.IsInvalidParameter(err) {
+		t.Errorf("unknown user: %v", err)
+	}
+	if u, err := resolveUser(root, "app", []string{"audio", "77"}); err != nil || len(u.AdditionalGids) != 3 {
+		t.Errorf("group-add: %+v %v", u, err)
+	}
+}
