@@ -361,7 +361,10 @@ func cgroupsPath(spec *specs.Spec, id string) string {
 
 // defaultDevices are created in every container, as runtime-spec requires;
 // with a device allow-list in the spec they are allowed too, as runc does,
-// so a profile of "deny all" still leaves a usable /dev.
+// so a profile of "deny all" still leaves a usable /dev. mknod of any
+// device is allowed as well (runc's "c *:* m" and "b *:* m"): init creates
+// linux.devices after it has joined the cgroup, and making a node grants no
+// access to the device.
 var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
 	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
@@ -385,6 +388,8 @@ func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
 	out.Devices = append(out.Devices,
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "m"},
+		specs.LinuxDeviceCgroup{Allow: true, Type: "b", Access: "m"},
 	)
 	return &out
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"time"
 
@@ -35,6 +36,25 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st specs.Sta
 		}
 	}
 	return nil
+}
+
+// runHooksWarn runs every hook in order and only logs the failures, for the
+// poststop hooks: runtime-spec says a failed one is a warning, and the
+// remaining hooks and the lifecycle go on as if it had succeeded.
+func runHooksWarn(ctx context.Context, kind string, hooks []specs.Hook, st specs.State, attrs ...any) {
+	if len(hooks) == 0 {
+		return
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		slog.Warn(kind+" hooks not run", append(attrs, "err", err)...)
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(ctx, h, state); err != nil {
+			slog.Warn(fmt.Sprintf("%s hook #%d (%s) failed", kind, i, h.Path), append(attrs, "err", err)...)
+		}
+	}
 }
 
 func runHook(ctx context.Context, h specs.Hook, state []byte) error {

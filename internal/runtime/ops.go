@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -135,10 +134,9 @@ func (c *Container) destroy(ctx context.Context, force bool) error {
 			return fmt.Errorf("delete container %s: remove cgroup: %w", c.ID, err)
 		}
 	}
-	if err := runHooks(ctx, "poststop", hooksOf(c.Config).Poststop, c.specState(StatusStopped)); err != nil {
-		// runtime-spec: poststop failures are logged, deletion goes on.
-		slog.Warn("poststop hook failed", "container", c.ID, "err", err)
-	}
+	// runtime-spec: poststop failures are logged; the remaining hooks run
+	// and deletion goes on.
+	runHooksWarn(ctx, "poststop", hooksOf(c.Config).Poststop, c.specState(StatusStopped), "container", c.ID)
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("delete container %s: remove state %s: %w", c.ID, c.dir, err)
 	}

@@ -56,9 +56,10 @@ func (r *rootfs) prepare() error {
 	}
 	// Nothing we mount may propagate back to the host. A shared root
 	// propagation is applied only after pivot_root, which refuses shared
-	// mounts.
+	// mounts; an unbindable one too, since the rootfs and the bind mounts
+	// below could not be bound out of an unbindable /.
 	initial := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := r.spec.Linux.RootfsPropagation; p != "" && propagationFlags[p]&unix.MS_SHARED == 0 {
+	if p := r.spec.Linux.RootfsPropagation; p != "" && !propagationAfterPivot(p) {
 		initial = propagationFlags[p] | unix.MS_REC
 	}
 	if err := unix.Mount("", "/", "", initial, ""); err != nil {
@@ -514,12 +515,18 @@ func (r *rootfs) finish() error {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
 	}
-	if p := l.RootfsPropagation; p != "" && propagationFlags[p]&unix.MS_SHARED != 0 {
+	if p := l.RootfsPropagation; p != "" && propagationAfterPivot(p) {
 		if err := unix.Mount("", "/", "", propagationFlags[p], ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// propagationAfterPivot tells whether linux.rootfsPropagation p is set on the
+// new / by finish rather than on the host's / by prepare.
+func propagationAfterPivot(p string) bool {
+	return propagationFlags[p]&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
 }
 
 func readonlyPath(p string) error {

@@ -497,12 +497,22 @@ func devNum(major, minor int64) string {
 // setNetwork writes net_cls/net_prio only where they are mounted, as
 // runc does: these are hints for tc/iptables, not limits.
 func (m *v1Manager) setNetwork(n *specs.LinuxNetwork) error {
-	if d := m.paths["net_cls"]; d != "" && n.ClassID != nil {
+	// A limit the host cannot apply is an error, not a silent no-op: the
+	// user asked for it (runc refuses the same way).
+	if n.ClassID != nil {
+		d := m.paths["net_cls"]
+		if d == "" {
+			return fmt.Errorf("cgroups: linux.resources.network.classID is set but the net_cls controller is not mounted on this host")
+		}
 		if err := writeFile(d, "net_cls.classid", strconv.FormatUint(uint64(*n.ClassID), 10)); err != nil {
 			return err
 		}
 	}
-	if d := m.paths["net_prio"]; d != "" {
+	if len(n.Priorities) > 0 {
+		d := m.paths["net_prio"]
+		if d == "" {
+			return fmt.Errorf("cgroups: linux.resources.network.priorities are set but the net_prio controller is not mounted on this host")
+		}
 		for _, p := range n.Priorities {
 			if err := writeFile(d, "net_prio.ifpriomap", p.Name+" "+strconv.FormatUint(uint64(p.Priority), 10)); err != nil {
 				return err

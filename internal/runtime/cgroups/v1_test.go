@@ -108,8 +108,6 @@ func TestV1Set(t *testing.T) {
 			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 100}},
 		},
 		HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}},
-		// net_cls/net_prio are not mounted here: skipped, no error.
-		Network: &specs.LinuxNetwork{ClassID: p(uint32(7)), Priorities: []specs.LinuxInterfacePriority{{Name: "eth0", Priority: 3}}},
 		Devices: []specs.LinuxDeviceCgroup{
 			{Allow: false, Access: "rwm"},
 			{Allow: true, Type: "c", Major: p(int64(1)), Minor: p(int64(3)), Access: "rwm"},
@@ -120,6 +118,11 @@ func TestV1Set(t *testing.T) {
 	}
 	if err := m.Set(r); err != nil {
 		t.Fatal(err)
+	}
+	// net_cls/net_prio are not mounted here: asking for them is an error
+	// that names the controller, not a silent no-op.
+	if err := m.Set(&specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: p(uint32(7))}}); err == nil || !strings.Contains(err.Error(), "net_cls") {
+		t.Errorf("network classID without net_cls: %v", err)
 	}
 	sameWrites(t, *ws, []write{
 		{"memory/gorae/ctr/memory.limit_in_bytes", "33554432"},
