@@ -110,3 +110,15 @@ func TestValueString(t *testing.T) {
 		t.Errorf("single = %q", got)
 	}
 }
+
+func TestRotate(t *testing.T) {
+	xs := []string{"a", "b", "c"}
+	for i, want := range []string{"abc", "bca", "cab", "abc"} {
+		if got := strings.Join(rotate(xs, i), ""); got != want {
+			t.Errorf("rotate(%d) = %s, want %s", i, got, want)
+		}
+	}
+	if len(rotate([]int(nil), 3)) != 0 {
+		t.Error("rotate(nil)")
+	}
+}

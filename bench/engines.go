@@ -19,11 +19,10 @@ import (
 // daemon and dockerd through the docker CLI on their own sockets, podman
 // through its own CLI. Everything it owns lives under dir.
 type engine struct {
-	name  string // "gorae", "docker", "podman"
-	label string // the peer column of the table
-	dir   string
-	pid   int // the daemon's pid; 0 for daemonless podman
-	log   string
+	name string // "gorae", "docker", "podman"
+	dir  string
+	pid  int // the daemon's pid; 0 for daemonless podman
+	log  string
 
 	cliName  string
 	cliArgs  []string // before the subcommand
@@ -159,7 +158,7 @@ func (b *bench) startDocker() (*engine, value) {
 		"--cgroup-parent", "/" + b.id + "-docker",
 		"--log-level", "warn",
 	}
-	e := &engine{name: "docker", label: "docker (dockerd)", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
+	e := &engine{name: "docker", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
 		env: []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}}
 	if err := b.startDaemon(e, argv, sock); err != nil {
 		return nil, notMeasured("dockerd: " + err.Error())
@@ -187,7 +186,7 @@ func (b *bench) startGoraeDaemon() (*engine, value) {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"-H", "unix://" + sock,
 	}
-	e := &engine{name: "gorae", label: "gorae daemon", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
+	e := &engine{name: "gorae", dir: dir, cliName: b.dockerCLI, rmForce: []string{"rm", "-f"},
 		env: []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + filepath.Join(dir, "cli")}}
 	if err := b.startDaemon(e, argv, sock); err != nil {
 		return nil, failed(fmt.Errorf("gorae daemon: %w", err))
@@ -231,7 +230,7 @@ func (b *bench) startPodman() (*engine, value) {
 			return nil, notMeasured(err.Error())
 		}
 	}
-	e := &engine{name: "podman", label: "podman", dir: dir, cliName: "nsenter",
+	e := &engine{name: "podman", dir: dir, cliName: "nsenter",
 		cliArgs: []string{"--net=" + ns, "podman",
 			"--root", filepath.Join(dir, "root"),
 			"--runroot", filepath.Join(dir, "run"),
@@ -240,6 +239,8 @@ func (b *bench) startPodman() (*engine, value) {
 			"--volumepath", filepath.Join(dir, "volumes"),
 			"--cgroup-manager", "cgroupfs",
 			"--events-backend", "file",
+			// rootful podman keeps runc's state in /run/runc unless told
+			"--runtime-flag", "root=" + filepath.Join(dir, "runc"),
 		},
 		// conmon goes to <cgroup-parent>/conmon, not /libpod_parent.
 		runExtra: []string{"--cgroup-parent", "/" + b.id + "-podman"},

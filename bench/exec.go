@@ -27,15 +27,16 @@ type bench struct {
 	// machine makes every figure slower, the ratios less so.
 	loadStart string
 
-	repo      string // repository root (holds go.mod)
-	tmp       string // everything the run creates lives under here
-	id        string // unique prefix for names: gorae-bench-<pid>
-	gorae     string // bin/gorae
-	goraeErr  error  // why bin/gorae could not be built
-	rootfs    string // busybox rootfs
-	bundle    string // OCI bundle running /bin/true on rootfs
-	imageTar  string // tar of rootfs, imported as busybox:latest
-	dockerCLI string
+	repo       string // repository root (holds go.mod)
+	tmp        string // everything the run creates lives under here
+	id         string // unique prefix for names: gorae-bench-<pid>
+	gorae      string // bin/gorae
+	goraeGiven bool   // -gorae: measured as given, not built
+	goraeErr   error  // why bin/gorae could not be built
+	rootfs     string // busybox rootfs
+	bundle     string // OCI bundle running /bin/true on rootfs
+	imageTar   string // tar of rootfs, imported as busybox:latest
+	dockerCLI  string
 
 	tools   []tool            // versions, for the report
 	missing map[string]string // binary -> why it is not there

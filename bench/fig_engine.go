@@ -12,7 +12,7 @@ var engineNames = []string{"gorae", "docker", "podman"}
 
 // peerLabel is how the table names an engine peer.
 var peerLabel = map[string]string{
-	"docker": "docker 20.10 (dockerd + containerd + runc)",
+	"docker": "docker (dockerd + containerd + runc)",
 	"podman": "podman (conmon + runc)",
 }
 
@@ -160,7 +160,7 @@ func (b *bench) perContainer(e *engine, n int) value {
 // parallel50: N `run -d busybox sleep` started at once (one CLI process
 // each), the wall time until all have returned; then the latency of `ps`
 // with them running; then one `rm -f` of all. The engines take turns, one
-// round each, rounds times.
+// round each, rounds times, the first engine rotating from round to round.
 func parallel50(b *bench) []row {
 	n := b.sz.parallel
 	figStart := fmt.Sprintf("start %d containers in parallel (wall time)", n)
@@ -189,11 +189,12 @@ func parallel50(b *bench) []row {
 		delete(live, name)
 	}
 	for r := 0; r < b.sz.rounds && b.ctx.Err() == nil; r++ {
-		for _, name := range engineNames {
+		for _, name := range rotate(engineNames, r) {
 			e := live[name]
 			if e == nil {
 				continue
 			}
+			b.sleep(2 * time.Second) // let the previous engine's teardown settle
 			b.logf("parallel: round %d: %s: starting %d", r+1, name, n)
 			wall, ids, err := b.startParallel(e, n)
 			if err != nil {

@@ -258,7 +258,6 @@ var hostLeftovers = []string{
 	"/run/docker",
 	"/run/containers/networks",
 	"/run/containers",
-	"/run/runc",
 	"/var/lib/containers/cache/blob-info-cache-v1.boltdb",
 	"/var/lib/containers/cache",
 	"/var/lib/containers",

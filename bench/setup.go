@@ -216,6 +216,7 @@ func (b *bench) need(bins ...string) string {
 // binary.
 func (b *bench) buildGorae() {
 	if b.gorae != "" {
+		b.goraeGiven = true
 		if p, err := filepath.Abs(b.gorae); err == nil {
 			b.gorae = p
 		}
@@ -298,14 +299,19 @@ func (b *bench) collectVersions() {
 	}
 	b.tools = append(b.tools, tool{"go", first(command("go", "version"), "")})
 	gv := "not built: " + errString(b.goraeErr)
-	if b.goraeErr == nil && b.gorae != filepath.Join(b.repo, "bin", "gorae") {
-		gv = b.gorae + " (-gorae)"
-	} else if b.goraeErr == nil {
-		rev, err := b.output(command("git", "-C", b.repo, "rev-parse", "--short", "HEAD"))
-		if err != nil || rev == "" {
-			rev = "no commit yet"
+	if b.goraeErr == nil {
+		if b.goraeGiven {
+			gv = b.gorae + " (-gorae)"
+		} else {
+			rev, err := b.output(command("git", "-C", b.repo, "rev-parse", "--short", "HEAD"))
+			if err != nil || rev == "" {
+				rev = "no commit yet"
+			}
+			gv = "bin/gorae built by the bench from the working tree (HEAD " + rev + ")"
 		}
-		gv = "bin/gorae built from the working tree (HEAD " + rev + ")"
+		if v, err := b.output(cmd{name: b.gorae, args: []string{"--version"}, timeout: 10 * time.Second}); err == nil && v != "" {
+			gv += ": " + strings.SplitN(v, "\n", 2)[0]
+		}
 	}
 	b.tools = append(b.tools, tool{"gorae", gv})
 	add("runc", []string{"runc"}, command("runc", "--version"), "runc")

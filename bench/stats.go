@@ -123,15 +123,21 @@ type side struct {
 	once func(i int) (time.Duration, error)
 }
 
-// alternate runs the sides A B C A B C ... n times after warm-up runs, and
-// returns each side's latencies in ms. A side whose run fails stops there
-// and reports the failure; the others go on.
+// alternate runs the sides in turns, A B C, B C A, C A B, ... (each side once
+// per turn, the first rotating, so that no side always runs first or always
+// after the same one), n turns after the warm-up turns, and returns each
+// side's latencies in ms. A side whose run fails stops there and reports the
+// failure; the others go on.
 func (b *bench) alternate(what string, sides []side, warmup, n int) map[string]value {
 	out := map[string]value{}
 	live := map[string]bool{}
 	for _, s := range sides {
 		if s.preset.status != "" {
 			out[s.name] = s.preset
+			continue
+		}
+		if s.once == nil {
+			out[s.name] = failed(fmt.Errorf("%s: nothing to run", s.name))
 			continue
 		}
 		live[s.name] = true
@@ -153,7 +159,7 @@ func (b *bench) alternate(what string, sides []side, warmup, n int) map[string]v
 			}
 			return out
 		}
-		for _, s := range sides {
+		for _, s := range rotate(sides, i) {
 			if !live[s.name] {
 				continue
 			}
@@ -173,4 +179,13 @@ func (b *bench) alternate(what string, sides []side, warmup, n int) map[string]v
 		}
 	}
 	return out
+}
+
+// rotate returns xs starting at index i mod len(xs).
+func rotate[T any](xs []T, i int) []T {
+	if len(xs) == 0 {
+		return xs
+	}
+	i %= len(xs)
+	return append(append([]T{}, xs[i:]...), xs[:i]...)
 }
