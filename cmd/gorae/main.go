@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,12 @@ import (
 var version = "dev"
 
 func main() {
+	// The runtime's commands and a container's init live for milliseconds
+	// and allocate little: garbage collection would only cost them time.
+	// Long-running commands (daemon, shim) turn it back on.
+	if len(os.Args) > 1 && os.Args[1] == "runtime" {
+		debug.SetGCPercent(-1)
+	}
 	// A container's init is this binary re-executed; it must not pay for
 	// building the command tree.
 	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {

@@ -30,3 +30,13 @@ func TestWriteFileReplacesAndLeavesNoTemp(t *testing.T) {
 		t.Error("write into a missing directory succeeded")
 	}
 }
+
+func TestWriteVolatile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pid")
+	if err := WriteVolatile(p, []byte("42"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "42" {
+		t.Errorf("read back %q", b)
+	}
+}

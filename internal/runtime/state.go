@@ -117,8 +117,11 @@ func (c *Container) save() error {
 	return writeFileAtomic(filepath.Join(c.dir, stateFile), b, 0o600)
 }
 
+// writeFileAtomic replaces a state file so no reader sees half of it. No
+// fsync: runtime state describes processes that do not survive a reboot
+// either, and it lives on tmpfs by default.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	return atomicfile.WriteFile(path, data, mode)
+	return atomicfile.WriteVolatile(path, data, mode)
 }
 
 // processAlive reports whether pid is still the process that started at
