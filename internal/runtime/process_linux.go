@@ -163,8 +163,11 @@ func (s *processSetup) exec() error {
 	}
 	if caps != nil {
 		unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
-		if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
+		if err := caps.Apply(capability.CAPS); err != nil {
 			return fmt.Errorf("set capabilities: %w", err)
+		}
+		if err := raiseAmbient(p.Capabilities.Ambient); err != nil {
+			return err
 		}
 	}
 	if p.User.Umask != nil {
@@ -281,6 +284,24 @@ func newCaps(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
 	set(capability.INHERITABLE, pc.Inheritable)
 	set(capability.AMBIENT, pc.Ambient)
 	return c, nil
+}
+
+// raiseAmbient raises each ambient capability. The kernel refuses one
+// that is not both permitted and inheritable (runc's default spec asks for
+// exactly that): such a cap is skipped, as runc skips it with a warning.
+func raiseAmbient(names []string) error {
+	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	for _, n := range names {
+		c, err := capFromName(n)
+		if err != nil {
+			continue
+		}
+		err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0)
+		if err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("raise ambient capability %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 func applyApparmor(profile string) error {

@@ -372,3 +372,17 @@ func TestJoinNamespacesByPath(t *testing.T) {
 		t.Errorf("got %q, want hostname shared-uts and net %s", out, want)
 	}
 }
+
+// runc's default spec asks for ambient capabilities without inheritable
+// ones, which the kernel refuses to raise: runc skips them with a warning,
+// and so must we, or `runc spec` bundles fail.
+func TestAmbientWithoutInheritableIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	s := sh(`grep CapAmb /proc/self/status`)
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Ambient: caps}
+	out := e.mustRun(s)
+	if !strings.Contains(out, "CapAmb:\t0000000000000000") {
+		t.Errorf("ambient set %q, want empty", out)
+	}
+}
