@@ -34,10 +34,10 @@ vet:
 	$(GO) vet ./...
 
 bench: build
-	$(GO) run ./bench
+	$(GO) run ./bench -gorae $(BIN)
 
 bench-quick: build
-	$(GO) run ./bench -quick
+	$(GO) run ./bench -quick -gorae $(BIN)
 
 clean:
 	rm -rf bin
