@@ -1,7 +1,9 @@
 package logs
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +132,40 @@ func BenchmarkWrite(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	for i := 0; i < b.N; i++ {
 		w.Write("stdout", line)
+	}
+}
+
+func TestFollowSeesNewLinesAndRotation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f.log")
+	// Rotation every ~3 lines, slower than the 100 ms poll: a follower
+	// that polls can only lose lines if a file rotates twice within one
+	// poll (documented on Follow).
+	w, _ := NewWriter(p, Options{MaxSize: 350, MaxFile: 2})
+	w.Write("stdout", []byte("old\n"))
+	after := time.Now().Add(-time.Hour)
+	var got []string
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; i < 10; i++ {
+			time.Sleep(50 * time.Millisecond)
+			w.Write("stdout", []byte(fmt.Sprintf("line %d padded to rotate soon.....................\n", i)))
+		}
+		time.Sleep(150 * time.Millisecond)
+		close(stop)
+	}()
+	finished := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	err := Follow(context.Background(), p, after, func(e Entry) error { got = append(got, e.Log); return nil }, finished)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 11 || got[0] != "old\n" {
+		t.Errorf("followed %d lines: %q", len(got), got)
 	}
 }

@@ -223,3 +223,14 @@ func CloseWrite(c net.Conn) error {
 	}
 	return nil
 }
+
+// Pause freezes the container; Resume thaws it.
+func (c *Client) Pause(ctx context.Context) error  { return c.do(ctx, "POST", "/pause", nil, nil) }
+func (c *Client) Resume(ctx context.Context) error { return c.do(ctx, "POST", "/resume", nil, nil) }
+
+// Pids lists the container's processes as host pids.
+func (c *Client) Pids(ctx context.Context) ([]int, error) {
+	var pids []int
+	err := c.do(ctx, "GET", "/pids", nil, &pids)
+	return pids, err
+}

@@ -24,6 +24,9 @@ func (s *shim) routes() http.Handler {
 	mux.HandleFunc("POST /attach", s.handleAttach)
 	mux.HandleFunc("POST /close-stdin", s.handleCloseStdin)
 	mux.HandleFunc("POST /delete", s.handleDelete)
+	mux.HandleFunc("POST /pause", s.runtimeOp("pause"))
+	mux.HandleFunc("POST /resume", s.runtimeOp("resume"))
+	mux.HandleFunc("GET /pids", s.handlePids)
 	return mux
 }
 
@@ -191,4 +194,26 @@ func (s *shim) handleDelete(w http.ResponseWriter, r *http.Request) {
 		f.Flush()
 	}
 	go s.onDelete()
+}
+
+// runtimeOp passes a state change straight to the runtime.
+func (s *shim) runtimeOp(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.runtimeCmd([3]*os.File{}, op, s.cfg.ID); err != nil {
+			httpError(w, http.StatusConflict, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handlePids lists the container's processes (host pids), for `top`.
+func (s *shim) handlePids(w http.ResponseWriter, r *http.Request) {
+	out, err := s.runtimeOutput("ps", "--format", "json", s.cfg.ID)
+	if err != nil {
+		httpError(w, http.StatusConflict, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
 }

@@ -112,11 +112,25 @@ func listen(path string) (net.Listener, error) {
 
 // runtimeCmd runs the runtime with --root/--log and args, stdio as given.
 func (s *shim) runtimeCmd(stdio [3]*os.File, args ...string) error {
+	_, err := s.runtime(stdio, args...)
+	return err
+}
+
+// runtimeOutput runs the runtime and returns its stdout.
+func (s *shim) runtimeOutput(args ...string) ([]byte, error) {
+	return s.runtime([3]*os.File{}, args...)
+}
+
+func (s *shim) runtime(stdio [3]*os.File, args ...string) ([]byte, error) {
 	argv := append(append([]string(nil), s.cfg.Runtime[1:]...), "--root", s.cfg.RuntimeRoot,
 		"--log", filepath.Join(s.cfg.Dir, runtimeLog), "--log-format", "json")
 	cmd := exec.Command(s.cfg.Runtime[0], append(argv, args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
-	var errBuf bytes.Buffer
+	cmd.Stdin, cmd.Stderr = stdio[0], stdio[2]
+	var out, errBuf bytes.Buffer
+	cmd.Stdout = &out
+	if stdio[1] != nil {
+		cmd.Stdout = stdio[1]
+	}
 	if stdio[2] == nil {
 		cmd.Stderr = &errBuf
 	}
@@ -125,14 +139,14 @@ func (s *shim) runtimeCmd(stdio [3]*os.File, args ...string) error {
 	s.runMu.Unlock()
 	if err != nil {
 		if msg := lastRuntimeError(filepath.Join(s.cfg.Dir, runtimeLog)); msg != "" {
-			return fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
+			return nil, fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
 		}
 		if msg := strings.TrimSpace(errBuf.String()); msg != "" {
-			return fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
+			return nil, fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
 		}
-		return fmt.Errorf("%s %s: %w", filepath.Base(s.cfg.Runtime[0]), args[0], err)
+		return nil, fmt.Errorf("%s %s: %w", filepath.Base(s.cfg.Runtime[0]), args[0], err)
 	}
-	return nil
+	return out.Bytes(), nil
 }
 
 // lastRuntimeError is the last error-level message of a runc-style JSON

@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
+
+	"github.com/gorae/gorae/internal/errdefs"
+)
+
+// Version strings the daemon reports; the API layer fills the API range.
+var (
+	EngineVersion = "dev"
+	GitCommit     = ""
+)
+
+// Version is /version.
+func (d *Daemon) Version(ctx context.Context) system.VersionResponse {
+	kernel := kernelVersion()
+	return system.VersionResponse{
+		Platform:      system.PlatformInfo{Name: "gorae"},
+		Version:       EngineVersion,
+		Os:            goruntime.GOOS,
+		Arch:          goruntime.GOARCH,
+		GitCommit:     GitCommit,
+		GoVersion:     goruntime.Version(),
+		KernelVersion: kernel,
+		Components: []system.ComponentVersion{
+			{Name: "Engine", Version: EngineVersion, Details: map[string]string{"GoVersion": goruntime.Version(), "KernelVersion": kernel, "Os": goruntime.GOOS, "Arch": goruntime.GOARCH}},
+			{Name: "gorae-runtime", Version: EngineVersion},
+		},
+	}
+}
+
+func kernelVersion() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// Info is /info.
+func (d *Daemon) Info(ctx context.Context) (*system.Info, error) {
+	var running, paused, stopped int
+	cs := d.containers.List()
+	for _, c := range cs {
+		switch c.Snapshot().Status {
+		case container.StateRunning, container.StateRestarting:
+			running++
+		case container.StatePaused:
+			paused++
+		default:
+			stopped++
+		}
+	}
+	var si unix.Sysinfo_t
+	unix.Sysinfo(&si)
+	host, _ := os.Hostname()
+	cgv := "1"
+	if d.cgroupV2 {
+		cgv = "2"
+	}
+	runtimes := map[string]system.RuntimeWithStatus{
+		"gorae": {Runtime: system.Runtime{Path: d.cfg.Self, Args: []string{"runtime"}}},
+		"runc":  {Runtime: system.Runtime{Path: "runc"}},
+		"crun":  {Runtime: system.Runtime{Path: "crun"}},
+	}
+	for name, rc := range d.cfg.Runtimes {
+		runtimes[name] = system.RuntimeWithStatus{Runtime: system.Runtime{Path: rc.Path, Args: rc.Args}}
+	}
+	return &system.Info{
+		ID:                 "gorae",
+		Containers:         len(cs),
+		ContainersRunning:  running,
+		ContainersPaused:   paused,
+		ContainersStopped:  stopped,
+		Images:             len(d.images.Images()),
+		Driver:             "overlay2",
+		DriverStatus:       [][2]string{{"Backing Filesystem", "gorae overlay snapshotter"}},
+		MemoryLimit:        true,
+		SwapLimit:          true,
+		CPUCfsPeriod:       true,
+		CPUCfsQuota:        true,
+		CPUShares:          true,
+		CPUSet:             true,
+		PidsLimit:          true,
+		Debug:              d.cfg.Debug,
+		NGoroutines:        goruntime.NumGoroutine(),
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:      d.cfg.LogDriver,
+		CgroupDriver:       "cgroupfs",
+		CgroupVersion:      cgv,
+		KernelVersion:      kernelVersion(),
+		OperatingSystem:    osName(),
+		OSType:             "linux",
+		Architecture:       unameMachine(),
+		IndexServerAddress: "https://index.docker.io/v1/",
+		NCPU:               goruntime.NumCPU(),
+		MemTotal:           int64(si.Totalram) * int64(si.Unit),
+		DockerRootDir:      d.cfg.DataRoot,
+		Name:               host,
+		Labels:             []string{},
+		ServerVersion:      EngineVersion,
+		Runtimes:           runtimes,
+		DefaultRuntime:     d.cfg.DefaultRuntime,
+		LiveRestoreEnabled: true,
+		Isolation:          "",
+		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
+		Warnings:           []string{},
+	}, nil
+}
+
+func unameMachine() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return goruntime.GOARCH
+	}
+	return unix.ByteSliceToString(u.Machine[:])
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+// DiskUsage is /system/df. Not yet: the 1.50 wire format (LayersSize,
+// Images, Containers, Volumes, BuildCache) needs types the API layer
+// does not have yet.
+func (d *Daemon) DiskUsage(ctx context.Context) (*system.DiskUsage, error) {
+	return nil, errdefs.NotImplemented(errors.New("system df is not implemented in gorae yet"))
+}
