@@ -53,6 +53,7 @@ type Created struct {
 // Create builds the container up to the point where only exec'ing the user
 // process remains, as runtime-spec's create requires.
 func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
+	trace("create")
 	if err := ValidateID(o.ID); err != nil {
 		return nil, err
 	}
@@ -69,6 +70,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	if spec.Process == nil {
 		return nil, fmt.Errorf("%s: process is missing: create needs a process to run", filepath.Join(bundle, "config.json"))
 	}
+	trace("spec loaded")
 	if err := checkJoinable(spec); err != nil {
 		return nil, err
 	}
@@ -192,6 +194,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup for %s: %w", o.ID, err)
 	}
+	trace("spawning init")
 	if err := startCommand(cmd, pidPath); err != nil {
 		return nil, err
 	}

@@ -16,11 +16,13 @@ import (
 // when its init exits, and the result is the exit status a shell would
 // report (128+N for a signal). With detach it returns once started.
 func Run(ctx context.Context, o CreateOptions, detach bool) (int, error) {
+	trace("run")
 	spec, err := LoadSpec(o.Bundle)
 	if err != nil {
 		return 1, err
 	}
 	o.spec = spec
+	trace("run: spec loaded")
 	tty := spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == ""
 	if tty && detach {
 		return 1, errors.New("run --detach with process.terminal needs --console-socket")
@@ -30,6 +32,7 @@ func Run(ctx context.Context, o CreateOptions, detach bool) (int, error) {
 		return 1, err
 	}
 	defer fg.close()
+	trace("run: foreground ready")
 	o.consoleConn = fg.childConsole
 	created, err := Create(ctx, o)
 	if err != nil {

@@ -106,7 +106,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ...ApplyOpt) (Appl
 			break
 		}
 		if err != nil {
-			return ApplyResult{}, fmt.Errorf("applying %s layer to %s: reading the tar after entry %q: %w", comp, dir, last, err)
+			return ApplyResult{}, fmt.Errorf("applying layer (%s) to %s: reading the tar after entry %q: %w", comp, dir, last, err)
 		}
 		last = hdr.Name
 		if err := a.entry(hdr, tr); err != nil {
@@ -116,7 +116,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ...ApplyOpt) (Appl
 	// The diffID covers the whole stream, zero padding after the end
 	// marker included; reading to the end also checks the gzip CRC.
 	if _, err := io.Copy(io.Discard, hr); err != nil {
-		return ApplyResult{}, fmt.Errorf("applying %s layer to %s: reading past the tar's end: %w", comp, dir, err)
+		return ApplyResult{}, fmt.Errorf("applying layer (%s) to %s: reading past the tar's end: %w", comp, dir, err)
 	}
 	if err := a.setDirTimes(); err != nil {
 		return ApplyResult{}, fmt.Errorf("applying layer to %s: %w", dir, err)
@@ -194,7 +194,7 @@ func (a *applier) entry(hdr *tar.Header, data io.Reader) error {
 			kind, hdr.Devmajor, hdr.Devminor)
 	case tar.TypeLink:
 		return a.hardlink(e, rel, hdr)
-	case tar.TypeDir, tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeFifo:
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
@@ -296,12 +296,8 @@ func (a *applier) file(pfd int, name string, hdr *tar.Header, data io.Reader) er
 		return fmt.Errorf("create: %w", err)
 	}
 	defer unix.Close(fd)
-	var w io.Writer = fdWriter(fd)
 	sparse := isSparse(hdr)
-	if sparse {
-		w = &holeWriter{ctx: a.ctx, fd: fd}
-	}
-	n, err := io.CopyBuffer(w, data, a.buf)
+	n, err := io.CopyBuffer(&fileWriter{ctx: a.ctx, fd: fd, sparse: sparse}, data, a.buf)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("content truncated: the header says %d bytes, the layer ends after %d", hdr.Size, n)
@@ -563,14 +559,31 @@ func isSparse(hdr *tar.Header) bool {
 	return false
 }
 
-// fdWriter writes to a file descriptor without os.File's ReadFrom, which
-// would replace io.CopyBuffer's large buffer with a 32 KiB one.
-type fdWriter int
+// fileWriter writes an entry's content: in the copy buffer's large
+// writes (os.File's ReadFrom would go through 32 KiB), checking the context
+// between writes, and for a sparse file turning zero runs into holes so it
+// stays sparse on disk (lastlog, say). Go's tar reader hands holes over as
+// zeros (it does not export the sparse map), so a tiny layer can declare a
+// huge sparse file that costs CPU, not disk; the context bounds that.
+type fileWriter struct {
+	ctx    context.Context
+	fd     int
+	sparse bool
+}
 
-func (w fdWriter) Write(p []byte) (int, error) {
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if w.sparse && allZero(p) {
+		if _, err := unix.Seek(w.fd, int64(len(p)), io.SeekCurrent); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	n := 0
 	for n < len(p) {
-		m, err := unix.Write(int(w), p[n:])
+		m, err := unix.Write(w.fd, p[n:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -580,29 +593,6 @@ func (w fdWriter) Write(p []byte) (int, error) {
 		n += m
 	}
 	return n, nil
-}
-
-// holeWriter writes a sparse file's zero runs as holes, so a layer's
-// sparse files (lastlog, say) stay sparse on disk. Go's tar reader hands
-// the holes over as zeros (it does not export the sparse map), so a tiny
-// layer can declare a huge sparse file that costs CPU, not disk; the
-// context bounds that.
-type holeWriter struct {
-	ctx context.Context
-	fd  int
-}
-
-func (w *holeWriter) Write(p []byte) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		return 0, err
-	}
-	if allZero(p) {
-		if _, err := unix.Seek(w.fd, int64(len(p)), io.SeekCurrent); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	return fdWriter(w.fd).Write(p)
 }
 
 var zeros = make([]byte, copyBuffer)

@@ -116,7 +116,7 @@ func viewTree(t *testing.T, s *Overlay, name string) map[string]string {
 	if err := MountAll(m, target); err != nil {
 		t.Fatal(err)
 	}
-	defer Unmount(target)
+	t.Cleanup(func() { Unmount(target) })
 	tree := describe(t, target, true)
 	delete(tree, ".")
 	return tree

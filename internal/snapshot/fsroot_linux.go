@@ -19,8 +19,7 @@ import (
 // that does not follow it, so a symlink planted by an earlier entry is
 // replaced, never written through.
 type fsRoot struct {
-	fd   int    // the root directory, O_RDONLY
-	path string // for messages only
+	fd int // the root directory, O_RDONLY
 
 	// One cached parent directory: layer tars list a directory's entries
 	// together, so most entries reuse the previous entry's parent.
@@ -46,7 +45,7 @@ func openFSRoot(dir string) (*fsRoot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	return &fsRoot{fd: fd, path: dir, cacheFd: -1}, nil
+	return &fsRoot{fd: fd, cacheFd: -1}, nil
 }
 
 func (r *fsRoot) Close() error {
@@ -88,7 +87,7 @@ func resolveOpenat2(root int, rel string, flags int) (int, error) {
 // each step, so the same paths resolve to the same places.
 func resolveSecurejoin(root int, rel string, flags int) (int, error) {
 	// An *os.File closes its fd when collected: give it a copy.
-	dup, err := unix.Dup(root)
+	dup, err := dupCloexec(root)
 	if err != nil {
 		return -1, err
 	}
@@ -109,15 +108,21 @@ func resolveSecurejoin(root int, rel string, flags int) (int, error) {
 		}
 	}
 	if flags&unix.O_PATH != 0 {
-		return unix.Dup(int(h.Fd()))
+		return dupCloexec(int(h.Fd()))
 	}
 	f, err := pathrs.Reopen(h, flags&^unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		return -1, unwrapErrno(err)
 	}
-	fd, err := unix.Dup(int(f.Fd()))
+	fd, err := dupCloexec(int(f.Fd()))
 	f.Close()
 	return fd, err
+}
+
+// dupCloexec is dup(2) with close-on-exec, so no descriptor leaks into
+// processes the daemon starts.
+func dupCloexec(fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
 // unwrapErrno digs the errno out of an error so callers can compare it.
@@ -133,7 +138,7 @@ func unwrapErrno(err error) error {
 // as an O_PATH descriptor the caller closes.
 func (r *fsRoot) openDir(rel string) (int, error) {
 	if rel == "" {
-		return unix.Dup(r.fd)
+		return dupCloexec(r.fd)
 	}
 	return inRootResolve(r.fd, rel, unix.O_PATH|unix.O_DIRECTORY)
 }
@@ -176,7 +181,7 @@ type dirAttrs struct {
 // each resolved afresh from the root. A whiteout in the way becomes an
 // opaque directory: the layer hid the lower one, then put a new one there.
 func (r *fsRoot) mkdirAll(rel string) (int, error) {
-	cur, err := unix.Dup(r.fd)
+	cur, err := dupCloexec(r.fd)
 	if err != nil {
 		return -1, err
 	}

@@ -29,8 +29,11 @@ func MountAll(mounts []Mount, target string) error {
 	if err != nil {
 		return fmt.Errorf("mount on %s: %w", target, err)
 	}
-	for _, m := range mounts {
+	for i, m := range mounts {
 		if err := mountOne(m, target); err != nil {
+			for range i {
+				unix.Unmount(target, unix.MNT_DETACH) // undo the ones stacked before
+			}
 			return err
 		}
 	}
@@ -66,7 +69,7 @@ func mountOne(m Mount, target string) error {
 	opts := strings.Join(data, ",")
 	if len(opts) < unix.Getpagesize() {
 		if err := unix.Mount(m.Source, target, fstype, flags, opts); err != nil {
-			return fmt.Errorf("mount(%s on %s, %d bytes of options): %w", fstype, target, len(opts), err)
+			return fmt.Errorf("mount(%s on %s, %d bytes of options): %w%s", fstype, target, len(opts), err, hint(fstype))
 		}
 		return nil
 	}
@@ -101,12 +104,21 @@ func mountCompact(source, target, fstype string, flags uintptr, data []string) e
 			return
 		}
 		if err := unix.Mount(source, target, fstype, flags, opts); err != nil {
-			errc <- fmt.Errorf("mount(%s on %s, %d bytes of options relative to %s): %w", fstype, target, len(opts), dir, err)
+			errc <- fmt.Errorf("mount(%s on %s, %d bytes of options relative to %s): %w%s", fstype, target, len(opts), dir, err, hint(fstype))
 			return
 		}
 		errc <- nil
 	}()
 	return <-errc
+}
+
+// hint says where the kernel explains a failed overlay mount: it logs the
+// reason, mount(2) only returns EINVAL.
+func hint(fstype string) string {
+	if fstype != "overlay" {
+		return ""
+	}
+	return " (the kernel log says why: dmesg | grep overlayfs; a data root on overlayfs itself cannot hold upper directories)"
 }
 
 // relativeLayers rewrites lowerdir, upperdir and workdir relative to the

@@ -70,14 +70,24 @@ func Open(root string) (*Overlay, error) {
 // directory something other than a plain tree of changes (redirect_dir and
 // metacopy keep data in lower layers, which Diff cannot export; index ties a
 // lower layer to one upper). They are off by default unless the kernel was
-// built or booted otherwise, and naming an option a kernel does not know
-// fails the mount, so only what is on is turned off.
+// built or booted otherwise, and naming an option an old kernel does not
+// know fails the mount, so only what is on is turned off. A module not yet
+// loaded shows no parameters: then all three are named (kernels from 4.19
+// know them).
 func overlayDefaults() []string {
+	const params = "/sys/module/overlay/parameters/"
+	features := []string{"index", "redirect_dir", "metacopy"}
 	var opts []string
-	for _, p := range []string{"index", "redirect_dir", "metacopy"} {
-		b, err := os.ReadFile("/sys/module/overlay/parameters/" + p)
+	if _, err := os.Stat(params); err != nil {
+		for _, f := range features {
+			opts = append(opts, f+"=off")
+		}
+		return opts
+	}
+	for _, f := range features {
+		b, err := os.ReadFile(params + f)
 		if err == nil && strings.TrimSpace(string(b)) == "Y" {
-			opts = append(opts, p+"=off")
+			opts = append(opts, f+"=off")
 		}
 	}
 	return opts
