@@ -59,7 +59,7 @@ type ContainerBackend interface {
 	// unless the container has a tty (then raw). It returns when the log
 	// is written (or, with Follow, when the container stops or ctx ends).
 	ContainerLogs(ctx context.Context, ref string, opts LogOptions, w io.Writer) error
-	// ContainerAttachInfo is asked before the connection is hijacked, so
+	// ContainerTTY is asked before the connection is hijacked, so
 	// an unknown container is a plain 404 and the stream format is known.
 	ContainerTTY(ctx context.Context, ref string) (bool, error)
 	// ContainerAttach serves a hijacked connection until the container
@@ -74,7 +74,7 @@ type ContainerBackend interface {
 
 // ImageBackend is /images/…
 type ImageBackend interface {
-	ImageList(ctx context.Context, opts image.ListOptions) ([]image.Summary, error)
+	ImageList(ctx context.Context, opts ImageListOptions) ([]image.Summary, error)
 	ImageInspect(ctx context.Context, ref string) (*image.InspectResponse, error)
 	ImageHistory(ctx context.Context, ref string) ([]image.HistoryItem, error)
 	ImageTag(ctx context.Context, ref, repo, tag string) error
@@ -98,6 +98,15 @@ type ContainerListOptions struct {
 	All     bool
 	Limit   int
 	Size    bool
+	Filters map[string][]string
+}
+
+// ImageListOptions are GET /images/json's parameters. Filters are
+// Docker's (dangling, label, reference, before, since), for the daemon to
+// apply: image.ListOptions.Filter is a func the API cannot build without
+// knowing their semantics.
+type ImageListOptions struct {
+	All     bool
 	Filters map[string][]string
 }
 

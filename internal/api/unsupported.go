@@ -1,0 +1,51 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gorae/gorae/internal/errdefs"
+)
+
+// unsupportedRoutes answers the parts of the Engine API gorae does not
+// have yet with 501 and a sentence naming what is missing, rather than a
+// bare 404 "page not found". The words "not supported" matter: `docker
+// inspect NAME` tries each object kind in turn and skips a kind whose
+// error says so.
+func (s *Server) unsupportedRoutes() {
+	for what, patterns := range map[string][]string{
+		"exec": {
+			"POST /containers/{id}/exec", "POST /exec/{id}/start", "POST /exec/{id}/resize", "GET /exec/{id}/json",
+		},
+		"copying files (archive)": {
+			"GET /containers/{id}/archive", "PUT /containers/{id}/archive", "HEAD /containers/{id}/archive",
+		},
+		"container changes (diff)": {"GET /containers/{id}/changes"},
+		"attach over websocket":    {"GET /containers/{id}/attach/ws"},
+		"networks": {
+			"GET /networks", "GET /networks/{id}", "POST /networks/create", "POST /networks/{id}/connect",
+			"POST /networks/{id}/disconnect", "DELETE /networks/{id}",
+		},
+		"volumes": {
+			"GET /volumes", "GET /volumes/{name}", "POST /volumes/create", "PUT /volumes/{name}", "DELETE /volumes/{name}",
+		},
+		"building images": {"POST /build", "POST /build/cancel", "POST /session"},
+		"registries":      {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
+	} {
+		err := errdefs.NotImplemented(errors.New(what + " is not supported yet by gorae"))
+		for _, p := range patterns {
+			s.handle(p, func(http.ResponseWriter, *http.Request) error { return err })
+		}
+	}
+	// Pruning what gorae cannot create yet finds nothing: an empty report
+	// is the truth, and `docker system prune` prunes all kinds in turn.
+	s.handle("POST /networks/prune", func(w http.ResponseWriter, _ *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string][]string{"NetworksDeleted": {}})
+	})
+	s.handle("POST /volumes/prune", func(w http.ResponseWriter, _ *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string]any{"VolumesDeleted": []string{}, "SpaceReclaimed": 0})
+	})
+	s.handle("POST /build/prune", func(w http.ResponseWriter, _ *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})
+	})
+}
