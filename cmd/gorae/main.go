@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gorae/gorae/internal/daemon"
 	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/runtimecli"
@@ -29,6 +30,7 @@ func main() {
 	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
 		os.Exit(runtime.Init())
 	}
+	daemon.EngineVersion = version
 	root := &cobra.Command{
 		Use:           "gorae",
 		Short:         "A Docker-compatible container engine in one binary",
@@ -36,7 +38,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.Command(), shimCommand())
+	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand())
 	err := root.Execute()
 	if err != nil {
 		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {

@@ -109,6 +109,17 @@ func (d *Daemon) connectAttaches(ctx context.Context, c *ctrstore.Container, m *
 	}
 }
 
+// failAttaches releases attaches waiting on a start that failed.
+func (d *Daemon) failAttaches(id string) {
+	d.mu.Lock()
+	ws := d.attachWaiters[id]
+	delete(d.attachWaiters, id)
+	d.mu.Unlock()
+	for _, w := range ws {
+		close(w.connected)
+	}
+}
+
 // pipeAttach copies between the client and the monitor stream. The
 // monitor already speaks Docker's format (multiplexed without a tty).
 func pipeAttach(ctx context.Context, conn net.Conn, opts api.AttachOptions, tty bool) error {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/gorae/gorae/internal/api"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/image"
 	"github.com/gorae/gorae/internal/snapshot"
@@ -30,8 +32,12 @@ func imageErr(ref string, err error) error {
 }
 
 // ImageList is `docker images`.
-func (d *Daemon) ImageList(ctx context.Context, opts image.ListOptions) ([]image.Summary, error) {
-	out, err := d.images.List(ctx, opts)
+func (d *Daemon) ImageList(ctx context.Context, opts api.ImageListOptions) ([]image.Summary, error) {
+	filter, err := d.imageFilter(ctx, opts.Filters)
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.images.List(ctx, image.ListOptions{All: opts.All, Filter: filter})
 	if err != nil {
 		return nil, err
 	}
@@ -176,3 +182,5 @@ func (d *Daemon) gcSnapshots(ctx context.Context) {
 		}
 	}
 }
+
+func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, name) }

@@ -46,10 +46,24 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return errdefs.Conflict(fmt.Errorf("container %s is marked for removal and cannot be started", ref))
 	}
 	if err := d.start(ctx, c); err != nil {
-		c.Lock()
-		c.State.Error = err.Error()
-		c.Unlock()
-		d.containers.Save(c)
+		d.failAttaches(c.ID)
+		// Docker records a start that could not exec as an exit: 127
+		// for a missing program, 126 for one that cannot run.
+		code := 128
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+			code = 127
+		case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
+			code = 126
+		}
+		c.SetStopped(code, false, time.Now().UTC(), err.Error())
+		if c.HostConfig.AutoRemove {
+			// `docker run --rm` waits for the removal even when the
+			// start failed.
+			d.remove(context.WithoutCancel(ctx), c)
+		} else {
+			d.containers.Save(c)
+		}
 		return err
 	}
 	return nil

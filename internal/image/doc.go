@@ -10,6 +10,9 @@
 // Files: reference.go (names), mediatype.go, manifest.go, config.go,
 // platform.go (documents); store.go (records, Create, Get),
 // references.go (Tag, Untag), list.go, inspect.go, delete.go (Delete,
-// Prune), gc.go (GC, Lease), unpack.go; the on-disk format is
-// docs/image-store.md.
+// Prune), gc.go (GC, Lease), unpack.go; formats in and out: save.go
+// (docker save), load.go (docker load), layout.go (OCI layout
+// directories), importer.go and changes.go (docker import --change),
+// register.go (recording a batch at once), compression.go; the on-disk
+// format and the formats are docs/image-store.md.
 package image

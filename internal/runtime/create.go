@@ -246,6 +246,9 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 				return nil, err
 			}
 		case msgReady:
+			if len(m.Phases) > 0 {
+				slog.Debug("init phases (since its start)", "phases", strings.Join(m.Phases, " "))
+			}
 			done = true
 		case msgError:
 			return nil, errors.New(m.Error)

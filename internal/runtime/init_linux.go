@@ -7,10 +7,25 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
+
+// phases records the child's timings (since process start) when the
+// parent runs with --debug; they travel back in the ready message.
+var (
+	phases     []string
+	debugInit  = os.Getenv(envLogLevel) == "debug"
+	phaseStart = time.Now()
+)
+
+func phase(name string) {
+	if debugInit {
+		phases = append(phases, name+"="+time.Since(phaseStart).String())
+	}
+}
 
 // inherited are the descriptors the parent passed, by role.
 var inherited struct{ start, console int }
@@ -25,6 +40,7 @@ func IsInit() bool { return os.Getenv(envInit) != "" }
 // It returns only on failure, after reporting it to the parent.
 func Init() int {
 	goruntime.LockOSThread()
+	phase("main")
 	mode := os.Getenv(envInit)
 	syncFD := fdFromEnv(envSyncFD)
 	if syncFD < 0 {
@@ -34,6 +50,7 @@ func Init() int {
 	unix.CloseOnExec(syncFD)
 	sc := newSyncConn(os.NewFile(uintptr(syncFD), "sync"))
 	m, err := sc.recv()
+	phase("config received")
 	if err != nil || m.Type != msgConfig || m.Config == nil {
 		fmt.Fprintf(os.Stderr, "gorae runtime init: no configuration from parent: %v\n", err)
 		return 1
@@ -96,6 +113,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 	if err := rfs.prepare(); err != nil {
 		return err
 	}
+	phase("rootfs prepared")
 	hooks := hooksOf(spec)
 	if len(hooks.Prestart)+len(hooks.CreateRuntime) > 0 {
 		if err := sc.send(syncMsg{Type: msgHooks}); err != nil {
@@ -118,6 +136,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 	if err := rfs.enter(); err != nil {
 		return err
 	}
+	phase("pivoted")
 	var consoleErr error
 	if ic.Process.Terminal {
 		consoleErr = setupConsole(ic.Process, true)
@@ -140,7 +159,8 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 		return errors.New("no start socket from parent")
 	}
 	unix.CloseOnExec(startFD)
-	if err := sc.send(syncMsg{Type: msgReady}); err != nil {
+	phase("ready")
+	if err := sc.send(syncMsg{Type: msgReady, Phases: phases}); err != nil {
 		return err
 	}
 	sc.Close()

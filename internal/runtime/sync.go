@@ -31,6 +31,8 @@ type syncMsg struct {
 	Type   string      `json:"type"`
 	Error  string      `json:"error,omitempty"`
 	Config *initConfig `json:"config,omitempty"`
+	// Phases are the child's own timings, for --debug.
+	Phases []string `json:"phases,omitempty"`
 }
 
 // initConfig is everything the init process needs; it is computed by the

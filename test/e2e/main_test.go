@@ -1,0 +1,178 @@
+// Package e2e drives a real gorae daemon with the real docker CLI
+// (/usr/local/bin/docker), as a user would. Each run gets its own data
+// root, exec root and socket; nothing touches a system engine.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	gorae      string
+	dockerBin  = "/usr/local/bin/docker"
+	sock       string
+	dataRoot   string
+	execRoot   string
+	daemonCmd  *exec.Cmd
+	daemonLog  string
+	busyboxTar string
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "e2e: must run as root in CI")
+			return 1
+		}
+		fmt.Println("e2e: skipped, needs root")
+		return 0
+	}
+	if _, err := os.Stat(dockerBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "e2e: the docker CLI is missing at", dockerBin)
+			return 1
+		}
+		fmt.Println("e2e: skipped, no docker CLI at", dockerBin)
+		return 0
+	}
+	tmp, err := os.MkdirTemp("", "gorae-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	_, file, _, _ := runtime.Caller(0)
+	top := filepath.Join(filepath.Dir(file), "..", "..")
+	gorae = filepath.Join(tmp, "gorae")
+	build := exec.Command("go", "build", "-o", gorae, "./cmd/gorae")
+	build.Dir = top
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build gorae: %v\n%s", err, out)
+		return 1
+	}
+	rootfs := filepath.Join(tmp, "rootfs")
+	if out, err := exec.Command("sh", filepath.Join(top, "scripts", "busybox-rootfs.sh"), rootfs).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "busybox rootfs: %v\n%s", err, out)
+		return 1
+	}
+	busyboxTar = filepath.Join(tmp, "busybox.tar")
+	if out, err := exec.Command("tar", "-C", rootfs, "-cf", busyboxTar, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "tar rootfs: %v\n%s", err, out)
+		return 1
+	}
+	dataRoot = filepath.Join(tmp, "data")
+	// Short: unix socket paths are limited to 108 bytes.
+	execRoot = fmt.Sprintf("/run/gorae-e2e-%d", os.Getpid())
+	sock = execRoot + ".sock"
+	defer os.RemoveAll(execRoot)
+	daemonLog = filepath.Join(tmp, "daemon.log")
+	if err := startDaemon(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		dumpLog()
+		return 1
+	}
+	defer stopDaemon(true)
+	if out, err := docker(nil, "import", busyboxTar, "busybox:latest"); err != nil {
+		fmt.Fprintf(os.Stderr, "docker import busybox: %v\n%s", err, out)
+		dumpLog()
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		dumpLog()
+	}
+	return code
+}
+
+func dumpLog() {
+	b, _ := os.ReadFile(daemonLog)
+	if len(b) > 8000 {
+		b = b[len(b)-8000:]
+	}
+	fmt.Fprintf(os.Stderr, "--- daemon log (tail) ---\n%s\n", b)
+}
+
+func startDaemon() error {
+	logf, err := os.OpenFile(daemonLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	daemonCmd = exec.Command(gorae, "daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://"+sock, "--config-file", "/nonexistent", "--debug")
+	daemonCmd.Stdout, daemonCmd.Stderr = logf, logf
+	daemonCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := daemonCmd.Start(); err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := docker(nil, "version"); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("daemon did not answer on %s", sock)
+}
+
+// stopDaemon ends the daemon: gracefully, or with kill -9 (live-restore
+// tests). Containers keep running under their monitors either way; the
+// final stop removes them first.
+func stopDaemon(cleanup bool) {
+	if cleanup {
+		if out, _ := docker(nil, "ps", "-aq"); len(out) > 0 {
+			docker(nil, append([]string{"rm", "-f"}, strings.Fields(out)...)...)
+		}
+	}
+	if daemonCmd != nil && daemonCmd.Process != nil {
+		daemonCmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { daemonCmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			daemonCmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// docker runs the real docker CLI against our daemon.
+func docker(stdin []byte, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockerBin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+os.TempDir()+"/gorae-e2e-docker-config")
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func must(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := docker(nil, args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunRemoveEcho(t *testing.T) {
+	out := must(t, "run", "--rm", "busybox", "echo", "hello from gorae")
+	if out != "hello from gorae\n" {
+		t.Errorf("output %q", out)
+	}
+	if ps := must(t, "ps", "-aq"); strings.TrimSpace(ps) != "" {
+		t.Errorf("--rm left containers: %q", ps)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "--rm", "busybox", "sh", "-c", "exit 3"}, 3},
+		{[]string{"run", "--rm", "busybox", "/no/such/program"}, 127},
+		{[]string{"run", "--rm", "busybox", "/etc/passwd"}, 126},
+		{[]string{"run", "--rm", "no-such-image:latest", "true"}, 125},
+	} {
+		_, err := docker(nil, tc.args...)
+		if got := exitCode(err); got != tc.code {
+			t.Errorf("docker %s: exit %d, want %d", strings.Join(tc.args, " "), got, tc.code)
+		}
+	}
+}
+
+func TestDetachedLogsStopRemove(t *testing.T) {
+	id := strings.TrimSpace(must(t, "run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	time.Sleep(700 * time.Millisecond)
+	logs := must(t, "logs", "ticker")
+	if !strings.HasPrefix(logs, "tick 0\ntick 1\n") {
+		t.Errorf("logs %q", logs)
+	}
+	if tail := must(t, "logs", "--tail", "1", "ticker"); strings.Count(tail, "\n") != 1 {
+		t.Errorf("--tail 1: %q", tail)
+	}
+	ps := must(t, "ps", "--format", "{{.Names}} {{.Status}}")
+	if !strings.Contains(ps, "ticker Up") {
+		t.Errorf("ps: %q", ps)
+	}
+	if st := must(t, "inspect", "--format", "{{.State.Status}} {{.State.Running}}", "ticker"); st != "running true\n" {
+		t.Errorf("inspect: %q", st)
+	}
+	if _, err := docker(nil, "rm", "ticker"); err == nil {
+		t.Error("rm of a running container succeeded")
+	}
+	must(t, "stop", "-t", "1", "ticker")
+	if st := must(t, "inspect", "--format", "{{.State.Status}}", "ticker"); st != "exited\n" {
+		t.Errorf("after stop: %q", st)
+	}
+	must(t, "rm", "ticker")
+	if _, err := docker(nil, "inspect", "ticker"); err == nil {
+		t.Error("inspect after rm succeeded")
+	}
+}
+
+func TestWaitKillPauseRenameTop(t *testing.T) {
+	must(t, "run", "-d", "--name", "sleeper", "busybox", "sleep", "60")
+	top := must(t, "top", "sleeper")
+	if !strings.Contains(top, "sleep 60") {
+		t.Errorf("top: %q", top)
+	}
+	must(t, "pause", "sleeper")
+	if st := must(t, "inspect", "--format", "{{.State.Status}}", "sleeper"); st != "paused\n" {
+		t.Errorf("after pause: %q", st)
+	}
+	must(t, "unpause", "sleeper")
+	must(t, "rename", "sleeper", "dozer")
+	must(t, "kill", "dozer")
+	if code := must(t, "wait", "dozer"); code != "137\n" {
+		t.Errorf("wait after kill: %q", code)
+	}
+	must(t, "rm", "dozer")
+}
+
+func TestEnvWorkdirUserEntrypoint(t *testing.T) {
+	out := must(t, "run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "65534", "--entrypoint", "sh", "busybox", "-c", "echo $FOO; pwd; id -u; hostname | wc -c")
+	if out != "bar\n/tmp\n65534\n13\n" {
+		t.Errorf("output %q", out)
+	}
+}
+
+func TestRestartPolicyOnFailure(t *testing.T) {
+	must(t, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1")
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		out := must(t, "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "flaky")
+		if out == "2 exited\n" {
+			must(t, "rm", "flaky")
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, _ := docker(nil, "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "flaky")
+	t.Fatalf("restart policy: %q", out)
+}
+
+func TestImagesAndExport(t *testing.T) {
+	imgs := must(t, "images", "--format", "{{.Repository}}:{{.Tag}}")
+	if !strings.Contains(imgs, "busybox:latest") {
+		t.Errorf("images: %q", imgs)
+	}
+	must(t, "tag", "busybox", "mybox:1")
+	if hist := must(t, "history", "mybox:1"); !strings.Contains(hist, "IMAGE") {
+		t.Errorf("history: %q", hist)
+	}
+	must(t, "create", "--name", "exp", "busybox", "true")
+	out, err := docker(nil, "export", "exp")
+	if err != nil || !strings.Contains(out, "bin/busybox") {
+		t.Errorf("export: %v (%d bytes)", err, len(out))
+	}
+	must(t, "rm", "exp")
+	must(t, "rmi", "mybox:1")
+}
+
+// Live restore: the daemon dies (kill -9) while a container prints; the
+// new daemon adopts it, the log has no gap, and stop still works.
+func TestLiveRestore(t *testing.T) {
+	must(t, "run", "-d", "--name", "survivor", "busybox", "sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done")
+	time.Sleep(500 * time.Millisecond)
+	daemonCmd.Process.Kill()
+	daemonCmd.Wait()
+	time.Sleep(800 * time.Millisecond)
+	if err := startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if st := must(t, "inspect", "--format", "{{.State.Status}}", "survivor"); st != "running\n" {
+		t.Fatalf("after restart: %q", st)
+	}
+	time.Sleep(500 * time.Millisecond)
+	logs := strings.Fields(must(t, "logs", "survivor"))
+	for i, l := range logs {
+		if l != itoa(i) {
+			t.Fatalf("log gap at line %d: %q", i, logs)
+		}
+	}
+	if len(logs) < 8 {
+		t.Errorf("only %d lines logged across the restart", len(logs))
+	}
+	must(t, "stop", "-t", "1", "survivor")
+	must(t, "rm", "survivor")
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
