@@ -9,8 +9,8 @@ import (
 	"net"
 	"strings"
 
-	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/api"
+	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/logs"
 	"github.com/gorae/gorae/internal/monitor"

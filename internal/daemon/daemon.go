@@ -191,4 +191,3 @@ func (d *Daemon) runtimeArgv(name string) ([]string, error) {
 	}
 	return nil, fmt.Errorf("unknown runtime %q (configure it under \"runtimes\" in daemon.json)", name)
 }
-

@@ -124,18 +124,21 @@ func (d *Daemon) summary(c *ctrstore.Container) container.Summary {
 	defer c.Unlock()
 	cmd := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	s := container.Summary{
-		ID:         c.ID,
-		Names:      []string{c.Name},
-		Image:      c.ImageName,
-		ImageID:    c.Image,
-		Command:    cmd,
-		Created:    c.Created.Unix(),
-		Labels:     c.Config.Labels,
-		State:      c.State.Status,
-		Status:     statusText(c.State, time.Now()),
-		Ports:      []container.PortSummary{},
-		Mounts:     []container.MountPoint{},
-		HostConfig: struct{ NetworkMode string `json:",omitempty"`; Annotations map[string]string `json:",omitempty"` }{NetworkMode: string(c.HostConfig.NetworkMode)},
+		ID:      c.ID,
+		Names:   []string{c.Name},
+		Image:   c.ImageName,
+		ImageID: c.Image,
+		Command: cmd,
+		Created: c.Created.Unix(),
+		Labels:  c.Config.Labels,
+		State:   c.State.Status,
+		Status:  statusText(c.State, time.Now()),
+		Ports:   []container.PortSummary{},
+		Mounts:  []container.MountPoint{},
+		HostConfig: struct {
+			NetworkMode string            `json:",omitempty"`
+			Annotations map[string]string `json:",omitempty"`
+		}{NetworkMode: string(c.HostConfig.NetworkMode)},
 	}
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
@@ -214,13 +217,17 @@ func matchContainer(c *ctrstore.Container, s container.Summary, f map[string][]s
 		return false
 	}
 	return anyOf("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
-		anyOf("name", func(v string) bool { return strings.Contains(strings.TrimPrefix(c.Name, "/"), strings.TrimPrefix(v, "/")) }) &&
+		anyOf("name", func(v string) bool {
+			return strings.Contains(strings.TrimPrefix(c.Name, "/"), strings.TrimPrefix(v, "/"))
+		}) &&
 		anyOf("status", func(v string) bool { return string(s.State) == v }) &&
 		anyOf("exited", func(v string) bool {
 			n, err := strconv.Atoi(v)
 			return err == nil && s.State == container.StateExited && c.State.ExitCode == n
 		}) &&
-		anyOf("ancestor", func(v string) bool { return c.ImageName == v || strings.HasPrefix(c.Image, v) || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), v) }) &&
+		anyOf("ancestor", func(v string) bool {
+			return c.ImageName == v || strings.HasPrefix(c.Image, v) || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), v)
+		}) &&
 		// labels: every label filter must hold.
 		allLabels(s.Labels, f["label"])
 }
@@ -346,4 +353,3 @@ func parseTimeFilter(s string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("invalid time %q: want a unix timestamp, RFC 3339 time or duration", s)
 }
-
