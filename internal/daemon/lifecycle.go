@@ -190,7 +190,8 @@ func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monit
 		d.events.publish(events.ContainerEventType, events.ActionOOM, c.ID, d.eventAttrs(c))
 	}
 	if c.HostConfig.AutoRemove {
-		if err := d.remove(ctx, c); err != nil {
+		// We are the watcher: remove without waiting for ourselves.
+		if err := d.removeNow(ctx, c); err != nil {
 			slog.Error("auto-remove", "container", c.ID, "err", err)
 		}
 		return
@@ -470,6 +471,12 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, removeV
 func (d *Daemon) remove(ctx context.Context, c *ctrstore.Container) error {
 	c.SetStatus(container.StateRemoving)
 	// Wait for the watcher to have recorded the exit.
+	d.waitWatcher(c)
+	return d.removeNow(ctx, c)
+}
+
+// waitWatcher waits (a while) for the goroutine that records c's exit.
+func (d *Daemon) waitWatcher(c *ctrstore.Container) {
 	for i := 0; i < 500; i++ {
 		d.mu.Lock()
 		w := d.watching[c.ID]
@@ -479,6 +486,12 @@ func (d *Daemon) remove(ctx context.Context, c *ctrstore.Container) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// removeNow removes the container's files, layer and record; the caller
+// knows no watcher is busy with it (or is that watcher).
+func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container) error {
+	c.SetStatus(container.StateRemoving)
 	dir := d.containerDir(c.ID)
 	snapshot.Unmount(filepath.Join(dir, "rootfs"))
 	os.RemoveAll(dir)
