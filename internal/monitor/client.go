@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/gorae/gorae/internal/unixsock"
 )
 
 // Spawn starts a shim for cfg (written to cfg.Dir/shim.json) as a
@@ -74,8 +76,7 @@ func (c *Client) httpClient() *http.Client {
 	sock := filepath.Join(c.Dir, SocketFile)
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return unixsock.Dial(ctx, sock)
 		},
 		DisableKeepAlives: true,
 	}}
@@ -177,8 +178,7 @@ func (c *Client) Delete(ctx context.Context, force bool) error {
 // without a terminal, raw with one) comes out of the connection, and what
 // is written to it goes to the container's stdin when stdin is true.
 func (c *Client) Attach(ctx context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", filepath.Join(c.Dir, SocketFile))
+	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, SocketFile))
 	if err != nil {
 		return nil, fmt.Errorf("shim %s: %w", c.Dir, err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gorae/gorae/internal/logs"
 	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/unixsock"
 )
 
 // shim is the state of one running monitor.
@@ -103,9 +104,9 @@ func reportReady(f *os.File, err error) {
 
 func listen(path string) (net.Listener, error) {
 	os.Remove(path)
-	l, err := net.Listen("unix", path)
+	l, err := unixsock.Listen(path)
 	if err != nil {
-		return nil, fmt.Errorf("shim: listen on %s: %w", path, err)
+		return nil, fmt.Errorf("shim: %w", err)
 	}
 	return l, nil
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gorae/gorae/internal/runtime/cgroups"
+	"github.com/gorae/gorae/internal/unixsock"
 )
 
 // CreateOptions are `create`'s flags.
@@ -442,25 +443,12 @@ func socketpair() (*os.File, *os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
 
-// sockAddr names a socket file by a short path through /proc/self/fd when
-// the real one would overflow sun_path (108 bytes).
-func sockAddr(path string) (string, func(), error) {
-	if len(path) < 100 {
-		return path, func() {}, nil
-	}
-	dfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", nil, fmt.Errorf("open %s: %w", filepath.Dir(path), err)
-	}
-	return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + filepath.Base(path), func() { unix.Close(dfd) }, nil
-}
-
 // listenStart makes the socket `start` connects to. init inherits it and
 // accepts only when it is ready to exec, so a connection is the start signal
 // and the socket file's existence means "created".
 func listenStart(dir string) (*os.File, error) {
 	path := filepath.Join(dir, startSock)
-	addr, done, err := sockAddr(path)
+	addr, done, err := unixsock.Short(path)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +469,7 @@ func listenStart(dir string) (*os.File, error) {
 }
 
 func dialUnix(path string) (*os.File, error) {
-	addr, done, err := sockAddr(path)
+	addr, done, err := unixsock.Short(path)
 	if err != nil {
 		return nil, err
 	}
