@@ -4,10 +4,16 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
+
+// TempPrefix begins the name of every temporary file WriteFile makes; a
+// store removes such leftovers of a crash when it opens.
+const TempPrefix = ".tmp-"
 
 // WriteFile writes data to a temporary file beside path, fsyncs it,
 // renames it over path and fsyncs the directory, so the rename itself is
@@ -26,7 +32,7 @@ func WriteVolatile(path string, data []byte, mode os.FileMode) error {
 
 func write(path string, data []byte, mode os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -50,10 +56,19 @@ func write(path string, data []byte, mode os.FileMode, durable bool) error {
 	if !durable {
 		return nil
 	}
-	if d, err := os.Open(dir); err == nil {
-		// Best effort: some filesystems (tmpfs) have nothing to sync.
-		d.Sync()
-		d.Close()
+	return SyncDir(dir)
+}
+
+// SyncDir makes a rename or unlink in dir durable. Filesystems with
+// nothing to sync (tmpfs) return no error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

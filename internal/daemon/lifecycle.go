@@ -15,11 +15,11 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
-	"golang.org/x/sys/unix"
 
 	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
 )
@@ -337,7 +337,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 	if signal == "" {
 		signal = "KILL"
 	}
-	if _, err := parseSignal(signal); err != nil {
+	if _, err := runtime.ParseSignal(signal); err != nil {
 		return errdefs.InvalidParameter(err)
 	}
 	if !c.Snapshot().IsRunning() {
@@ -353,23 +353,6 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 	attrs["signal"] = signal
 	d.events.publish(events.ContainerEventType, events.ActionKill, c.ID, attrs)
 	return nil
-}
-
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal: %s", s)
-		}
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal: %s", s)
 }
 
 // ContainerPause freezes the container.

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorae/gorae/internal/atomicfile"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -84,39 +86,10 @@ func readRecord(dir string) (*record, error) {
 // writeFileAtomic writes dir/name so that a crash leaves either the old or the
 // new content: temp file, fsync, rename, fsync of the directory.
 func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.WriteFile(filepath.Join(dir, name), data, 0o600)
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // syncFS flushes the filesystem holding dir, so that a committed layer's
 // file contents survive a power cut as its info.json does.
@@ -174,7 +147,7 @@ func loadSnapshots(dir string) (map[string]*record, uint64, error) {
 			}
 			continue
 		}
-		os.Remove(filepath.Join(path, infoFile+".tmp"))
+		removeTemps(path)
 		r, err := readRecord(path)
 		if errors.Is(err, os.ErrNotExist) {
 			// Created but never made visible: a crash during Prepare or View.
@@ -196,4 +169,14 @@ func loadSnapshots(dir string) (map[string]*record, uint64, error) {
 		recs[r.Name] = r
 	}
 	return recs, maxID, nil
+}
+
+// removeTemps deletes the temporary files an interrupted write left in dir.
+func removeTemps(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

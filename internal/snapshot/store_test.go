@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorae/gorae/internal/atomicfile"
 )
 
 const crashHelperEnv = "GORAE_SNAPSHOT_CRASH_HELPER"
@@ -102,7 +104,7 @@ func TestOpenCleansUp(t *testing.T) {
 	// way, a record being rewritten, and something that is not ours.
 	os.MkdirAll(filepath.Join(snaps, "99/fs/x"), 0o755)
 	os.MkdirAll(filepath.Join(snaps, "rm-7/fs/y"), 0o755)
-	os.WriteFile(filepath.Join(snaps, "1/info.json.tmp"), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(snaps, "1", atomicfile.TempPrefix+"info.json-123"), []byte("{"), 0o600)
 	os.Mkdir(filepath.Join(snaps, "lost+found"), 0o700)
 
 	s, err = Open(root)
@@ -118,8 +120,8 @@ func TestOpenCleansUp(t *testing.T) {
 	if strings.Join(names, " ") != "1 lost+found" {
 		t.Errorf("snapshots/ holds %v after Open, want [1 lost+found]", names)
 	}
-	if _, err := os.Stat(filepath.Join(snaps, "1/info.json.tmp")); err == nil {
-		t.Error("stale info.json.tmp left")
+	if _, err := os.Stat(filepath.Join(snaps, "1", atomicfile.TempPrefix+"info.json-123")); err == nil {
+		t.Error("stale temporary record left")
 	}
 	if _, err := s.Stat(t.Context(), "a"); err != nil {
 		t.Error(err)
