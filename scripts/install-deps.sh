@@ -8,6 +8,11 @@ command -v busybox >/dev/null 2>&1 && busybox --list >/dev/null 2>&1 || need="$n
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v ps >/dev/null 2>&1 || need="$need procps"
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need="$need golang-go"
+# Judges of compatibility the tests run: skopeo reads and writes our image
+# archives; xz and bzip2 make compressed import inputs.
+command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
+command -v xz >/dev/null 2>&1 || need="$need xz-utils"
+command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 if [ -n "$need" ]; then
 	echo "install-deps: installing$need"
 	if [ "$(id -u)" != 0 ]; then
