@@ -160,3 +160,37 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+func TestCommitSaveLoad(t *testing.T) {
+	must(t, "run", "--name", "builder", "busybox", "sh", "-c", "echo made-in-container > /greeting")
+	must(t, "commit", "-c", "CMD [\"cat\", \"/greeting\"]", "builder", "greeter:v1")
+	must(t, "rm", "builder")
+	if out := must(t, "run", "--rm", "greeter:v1"); out != "made-in-container\n" {
+		t.Fatalf("committed image runs %q", out)
+	}
+	tar := t.TempDir() + "/greeter.tar"
+	must(t, "save", "-o", tar, "greeter:v1")
+	must(t, "rmi", "greeter:v1")
+	if out := must(t, "load", "-i", tar); !strings.Contains(out, "Loaded image: greeter:v1") {
+		t.Errorf("load said %q", out)
+	}
+	if out := must(t, "run", "--rm", "greeter:v1"); out != "made-in-container\n" {
+		t.Errorf("loaded image runs %q", out)
+	}
+	must(t, "rmi", "greeter:v1")
+}
+
+func TestStatsAndEvents(t *testing.T) {
+	must(t, "run", "-d", "--name", "busy", "--memory", "64m", "busybox", "sleep", "30")
+	out := must(t, "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "busy")
+	if !strings.HasPrefix(out, "busy ") || !strings.Contains(out, "64MiB") {
+		t.Errorf("stats: %q", out)
+	}
+	ev := must(t, "events", "--since", "1m", "--until", "0s", "--filter", "container=busy", "--format", "{{.Action}}")
+	for _, want := range []string{"create", "start"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("events lack %s: %q", want, ev)
+		}
+	}
+	must(t, "rm", "-f", "busy")
+}
