@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorae/gorae/internal/testenv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -31,9 +31,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "monitor tests: must run as root in CI")
+	if ok, err := testenv.RequireRoot("monitor tests"); !ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		fmt.Println("monitor tests: skipped, need root")
@@ -44,19 +44,13 @@ func testMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
-	_, file, _, _ := runtime.Caller(0)
-	top := filepath.Join(filepath.Dir(file), "..", "..")
-	goraeBin = filepath.Join(tmp, "gorae")
-	build := exec.Command("go", "build", "-o", goraeBin, "./cmd/gorae")
-	build.Dir = top
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build gorae: %v\n%s", err, out)
+	if goraeBin, err = testenv.BuildGorae(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	rootfs = filepath.Join(tmp, "rootfs")
-	if out, err := exec.Command("sh", filepath.Join(top, "scripts", "busybox-rootfs.sh"), rootfs).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "busybox rootfs: %v\n%s", err, out)
+	if err := testenv.BusyboxRootfs(rootfs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

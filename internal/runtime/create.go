@@ -174,6 +174,9 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 				ic.NewCgroupNS = true
 			case ns.Type == specs.TimeNamespace:
 				ic.NewTimeNS = true
+			case ns.Type == specs.NetworkNamespace:
+				ic.NewNetNS = true
+				cloneFlags |= nsFlags[ns.Type]
 			default:
 				cloneFlags |= nsFlags[ns.Type]
 			}

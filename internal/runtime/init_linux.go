@@ -97,6 +97,11 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 			return fmt.Errorf("join session keyring %s: %w", name, err)
 		}
 	}
+	if ic.NewNetNS {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if hasNS(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
 			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -258,6 +263,28 @@ func writeTimeOffsets(spec *specs.Spec) error {
 	}
 	if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
 		return fmt.Errorf("write time namespace offsets: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp sets IFF_UP on lo with two ioctls: no netlink needed for
+// the one interface a fresh network namespace has.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
 	}
 	return nil
 }

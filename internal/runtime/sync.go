@@ -51,8 +51,11 @@ type initConfig struct {
 	Join map[specs.LinuxNamespaceType]string `json:"join,omitempty"`
 	// NewCgroupNS is unshared by the child once the parent has placed it in
 	// its cgroup, so the namespace's root is the container's cgroup.
-	NewCgroupNS  bool `json:"new_cgroupns,omitempty"`
-	NewTimeNS    bool `json:"new_timens,omitempty"`
+	NewCgroupNS bool `json:"new_cgroupns,omitempty"`
+	NewTimeNS   bool `json:"new_timens,omitempty"`
+	// NewNetNS: bring up the loopback of the fresh network namespace, as
+	// runc does; the kernel creates it down.
+	NewNetNS     bool `json:"new_netns,omitempty"`
 	NoPivot      bool `json:"no_pivot,omitempty"`
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
 	// CgroupPaths are the container's cgroup directories on the host, for

@@ -10,11 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorae/gorae/internal/testenv"
 )
 
 var (
@@ -31,9 +32,9 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "e2e: must run as root in CI")
+	if ok, err := testenv.RequireRoot("e2e"); !ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		fmt.Println("e2e: skipped, needs root")
@@ -52,19 +53,13 @@ func testMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
-	_, file, _, _ := runtime.Caller(0)
-	top := filepath.Join(filepath.Dir(file), "..", "..")
-	gorae = filepath.Join(tmp, "gorae")
-	build := exec.Command("go", "build", "-o", gorae, "./cmd/gorae")
-	build.Dir = top
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build gorae: %v\n%s", err, out)
+	if gorae, err = testenv.BuildGorae(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	rootfs := filepath.Join(tmp, "rootfs")
-	if out, err := exec.Command("sh", filepath.Join(top, "scripts", "busybox-rootfs.sh"), rootfs).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "busybox rootfs: %v\n%s", err, out)
+	if err := testenv.BusyboxRootfs(rootfs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	busyboxTar = filepath.Join(tmp, "busybox.tar")

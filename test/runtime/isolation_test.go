@@ -386,3 +386,18 @@ func TestAmbientWithoutInheritableIsSkipped(t *testing.T) {
 		t.Errorf("ambient set %q, want empty", out)
 	}
 }
+
+// A fresh network namespace has its loopback up, as with runc: programs
+// that talk to themselves over 127.0.0.1 work.
+func TestLoopbackUp(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustRun(sh(`cat /sys/class/net/lo/operstate; cat /sys/class/net/lo/flags; ls /sys/class/net`))
+	lines := strings.Fields(out)
+	if len(lines) < 3 || lines[2] != "lo" || len(lines) != 3 {
+		t.Fatalf("interfaces: %q (want only lo)", out)
+	}
+	flags, err := strconv.ParseUint(strings.TrimPrefix(lines[1], "0x"), 16, 32)
+	if err != nil || flags&1 == 0 {
+		t.Errorf("lo flags %q: IFF_UP not set", lines[1])
+	}
+}

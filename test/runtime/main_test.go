@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gorae/gorae/internal/testenv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -34,9 +35,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "runtime contract suite: must run as root in CI")
+	if ok, err := testenv.RequireRoot("runtime contract suite"); !ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		fmt.Println("runtime contract suite: skipped, needs root")
@@ -47,25 +48,19 @@ func testMain(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
-	_, file, _, _ := runtime.Caller(0)
-	top := filepath.Join(filepath.Dir(file), "..", "..")
 	if rb := os.Getenv("GORAE_TEST_RUNTIME"); rb != "" {
 		runtimeBin = rb
 	} else {
-		runtimeBin = filepath.Join(tmp, "gorae")
-		build := exec.Command("go", "build", "-o", runtimeBin, "./cmd/gorae")
-		build.Dir = top
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build gorae: %v\n%s", err, out)
+		if runtimeBin, err = testenv.BuildGorae(tmp); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		runtimeArg = []string{"runtime"}
 		isGorae = true
 	}
 	baseRootfs = filepath.Join(tmp, "rootfs")
-	if out, err := exec.Command("sh", filepath.Join(top, "scripts", "busybox-rootfs.sh"), baseRootfs).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "make busybox rootfs: %v\n%s", err, out)
+	if err := testenv.BusyboxRootfs(baseRootfs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
