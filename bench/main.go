@@ -39,6 +39,8 @@ var comparisons = []comparison{
 	{"engine-run", true, engineRun},
 	{"container-memory", true, containerMemory},
 	{"parallel-50", false, parallel50}, // about 2 minutes per round
+	{"layer-unpack", true, layerUnpack},
+	{"image-load-save", true, imageLoadSave},
 
 }
 

@@ -38,7 +38,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand())
+	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand(), debugCommand())
 	err := root.Execute()
 	if err != nil {
 		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {
