@@ -27,6 +27,8 @@ var (
 	daemonCmd  *exec.Cmd
 	daemonLog  string
 	busyboxTar string
+	// busyboxRootfs is the tree busybox.tar was made from.
+	busyboxRootfs string
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -58,6 +60,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	rootfs := filepath.Join(tmp, "rootfs")
+	busyboxRootfs = rootfs
 	if err := testenv.BusyboxRootfs(rootfs); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

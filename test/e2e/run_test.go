@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +196,32 @@ func TestStatsAndEvents(t *testing.T) {
 		}
 	}
 	must(t, "rm", "-f", "busy")
+}
+
+// Two images that share a base store its layers once: unpacking the
+// second adds only its own layer to the snapshots on disk.
+func TestLayerDedupOnDisk(t *testing.T) {
+	du := func() int64 {
+		out, err := exec.Command("du", "-sb", filepath.Join(dataRoot, "snapshots")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+		return n
+	}
+	must(t, "create", "--name", "base-user", "busybox", "true")
+	baseLayer := int64(0)
+	if out, err := exec.Command("du", "-sb", busyboxRootfs).Output(); err == nil {
+		baseLayer, _ = strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+	}
+	must(t, "run", "--name", "changer", "busybox", "sh", "-c", "echo small > /small")
+	must(t, "commit", "changer", "child:1")
+	before := du()
+	must(t, "create", "--name", "child-user", "child:1", "true")
+	grew := du() - before
+	if baseLayer == 0 || grew > baseLayer/4 {
+		t.Errorf("creating from child:1 added %d bytes of snapshots; the busybox base is %d bytes and must not be unpacked again", grew, baseLayer)
+	}
+	must(t, "rm", "base-user", "changer", "child-user")
+	must(t, "rmi", "child:1")
 }
