@@ -93,6 +93,16 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 }
 
 func validateHostConfig(hc *container.HostConfig) error {
+	// Networking beyond an isolated namespace comes with the network
+	// issue; until then say so rather than ignore what was asked.
+	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
+		return errdefs.NotImplemented(errors.New("publishing ports (-p/-P) needs bridge networks, which gorae does not have yet; use --network host"))
+	}
+	switch mode := string(hc.NetworkMode); mode {
+	case "", "default", "bridge", "none", "host":
+	default:
+		return errdefs.NotImplemented(fmt.Errorf("network %q: gorae has only none, host and the default (an isolated namespace with loopback) for now", mode))
+	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return errdefs.InvalidParameter(errors.New("can't create 'AutoRemove' container with restart policy"))
 	}

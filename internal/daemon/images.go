@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"strings"
 
@@ -112,6 +113,11 @@ func (d *Daemon) ImageRemove(ctx context.Context, ref string, force, noPrune boo
 		case r.Deleted != "":
 			d.events.publish(events.ImageEventType, events.ActionDelete, r.Deleted, map[string]string{"name": r.Deleted})
 		}
+	}
+	// Docker frees a removed image's layers at once: collect the blobs
+	// and unpacked layers nothing references any more.
+	if _, err := d.images.GC(ctx, image.GCOptions{}); err != nil {
+		slog.Warn("collect unreferenced blobs after rmi", "err", err)
 	}
 	d.gcSnapshots(ctx)
 	return resp, nil

@@ -161,3 +161,31 @@ func TestResolveUser(t *testing.T) {
 		t.Errorf("group-add: %+v %v", u, err)
 	}
 }
+
+func TestValidateHostConfig(t *testing.T) {
+	ok := []*ctr.HostConfig{
+		{}, {NetworkMode: "none"}, {NetworkMode: "host"}, {NetworkMode: "default"},
+		{RestartPolicy: ctr.RestartPolicy{Name: "on-failure", MaximumRetryCount: 3}},
+		{LogConfig: ctr.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m", "max-file": "2"}}},
+	}
+	for i, hc := range ok {
+		if err := validateHostConfig(hc); err != nil {
+			t.Errorf("ok[%d]: %v", i, err)
+		}
+	}
+	bad := []*ctr.HostConfig{
+		{PublishAllPorts: true},
+		{NetworkMode: "mynet"},
+		{AutoRemove: true, RestartPolicy: ctr.RestartPolicy{Name: "always"}},
+		{RestartPolicy: ctr.RestartPolicy{Name: "always", MaximumRetryCount: 2}},
+		{RestartPolicy: ctr.RestartPolicy{Name: "sometimes"}},
+		{LogConfig: ctr.LogConfig{Type: "syslog"}},
+		{LogConfig: ctr.LogConfig{Config: map[string]string{"max-file": "3"}}},
+	}
+	for i, hc := range bad {
+		err := validateHostConfig(hc)
+		if err == nil || errdefs.HTTPStatus(err) >= 500 && !strings.Contains(err.Error(), "gorae") {
+			t.Errorf("bad[%d] accepted or unclassified: %v", i, err)
+		}
+	}
+}
