@@ -49,7 +49,8 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	if _, err := d.runtimeArgv(hc.Runtime); err != nil {
 		return resp, errdefs.InvalidParameter(err)
 	}
-	if name == "" {
+	generated := name == ""
+	if generated {
 		name = d.generateName()
 	}
 	if name, err = ctrstore.NormalizeName(name); err != nil {
@@ -83,7 +84,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 			d.snapshots.Remove(context.WithoutCancel(ctx), c.ID)
 		}
 	}()
-	if err := d.containers.Add(c); err != nil {
+	err = d.containers.Add(c)
+	// Two creates at once may draw the same generated name; the store
+	// gives it to one of them, the other draws again.
+	for i := 0; generated && errdefs.IsConflict(err) && i < 20; i++ {
+		c.Name = "/" + d.generateName()
+		err = d.containers.Add(c)
+	}
+	if err != nil {
 		return resp, err
 	}
 	d.events.publish(events.ContainerEventType, events.ActionCreate, c.ID, d.eventAttrs(c))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -235,5 +236,43 @@ func TestLayerDedupOnDisk(t *testing.T) {
 	// rmi frees what only child:1 used (its layer, config, manifest).
 	if n := blobs(); n != blobsBefore {
 		t.Errorf("%d blobs after rmi, %d before the commit", n, blobsBefore)
+	}
+}
+
+// Many unnamed creates at once: generated names may collide, and the
+// daemon must draw again rather than fail one of them.
+func TestParallelCreatesGetNames(t *testing.T) {
+	const n = 40
+	errs := make(chan error, n)
+	ids := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			out, err := docker(nil, "create", "busybox", "true")
+			if err != nil {
+				errs <- fmt.Errorf("%v: %s", err, out)
+				return
+			}
+			ids <- strings.TrimSpace(out)
+		}()
+	}
+	var created []string
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			t.Error(err)
+		case id := <-ids:
+			created = append(created, id)
+		}
+	}
+	names := must(t, "ps", "-a", "--format", "{{.Names}}")
+	seen := map[string]bool{}
+	for _, nm := range strings.Fields(names) {
+		if seen[nm] {
+			t.Errorf("name %s given twice", nm)
+		}
+		seen[nm] = true
+	}
+	if len(created) > 0 {
+		must(t, append([]string{"rm"}, created...)...)
 	}
 }
