@@ -18,11 +18,13 @@ import (
 // bench is the state of one run: where things are, what was started, and the
 // stack of undo functions that cleanup runs.
 type bench struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	quick  bool
-	sz     sizes
-	start  time.Time
+	// layerDiffID is the image figures' layer's diffID, set by bigLayer.
+	layerDiffID string
+	ctx         context.Context
+	cancel      context.CancelFunc
+	quick       bool
+	sz          sizes
+	start       time.Time
 	// loadStart is the load average when the run began: other work on the
 	// machine makes every figure slower, the ratios less so.
 	loadStart string

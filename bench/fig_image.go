@@ -3,7 +3,11 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -31,7 +35,8 @@ func (b *bench) bigLayer(mb int) (layer, rootTar string, err error) {
 	}
 	defer rf.Close()
 	zw := gzip.NewWriter(lf)
-	lt := tar.NewWriter(zw)
+	diff := sha256.New()
+	lt := tar.NewWriter(io.MultiWriter(zw, diff))
 	rt := tar.NewWriter(rf)
 	// busybox first, so the image can run.
 	if err := addDir(rt, b.rootfs); err != nil {
@@ -67,7 +72,62 @@ func (b *bench) bigLayer(mb int) (layer, rootTar string, err error) {
 			return "", "", err
 		}
 	}
+	b.layerDiffID = "sha256:" + hex.EncodeToString(diff.Sum(nil))
 	return layer, rootTar, nil
+}
+
+// ociLayout wraps the layer in an OCI image layout (tag "bench"), for
+// tools that unpack images rather than layers (umoci).
+func (b *bench) ociLayout(layer string) (string, error) {
+	dir := filepath.Join(b.tmp, "oci-layout")
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return "", err
+	}
+	f, err := os.Open(layer)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	layerHex := hex.EncodeToString(h.Sum(nil))
+	if err := os.Link(layer, filepath.Join(blobs, layerHex)); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	put := func(v any) (string, int, error) {
+		data, _ := json.Marshal(v)
+		sum := sha256.Sum256(data)
+		hx := hex.EncodeToString(sum[:])
+		return "sha256:" + hx, len(data), os.WriteFile(filepath.Join(blobs, hx), data, 0o644)
+	}
+	cfgDigest, cfgSize, err := put(map[string]any{
+		"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{b.layerDiffID}},
+	})
+	if err != nil {
+		return "", err
+	}
+	mDigest, mSize, err := put(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfgDigest, "size": cfgSize},
+		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + layerHex, "size": size}},
+	})
+	if err != nil {
+		return "", err
+	}
+	index, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"manifests": []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mDigest, "size": mSize,
+			"annotations": map[string]string{"org.opencontainers.image.ref.name": "bench"}}},
+	})
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 }
 
 // addDir writes dir's tree (regular files, dirs, symlinks) into tw.
@@ -141,8 +201,26 @@ func layerUnpack(b *bench) []row {
 		r, err := b.run(cmd{name: "tar", args: []string{"-xzf", layer, "-C", d}, timeout: 5 * time.Minute})
 		return r.dur, err
 	}}
-	v := b.alternate("layer-unpack", []side{gorae, tarSide}, 1, b.imageRounds())
-	return []row{{figure: fig, gorae: v["gorae"], peer: "tar -xzf (same file, same disk)", peerValue: v["tar"], target: target{max: 1}}}
+	// umoci unpacks an OCI image (here: one layer) into a rootfs, as an
+	// image tool would; skopeo does not unpack, so it has no side here.
+	umoci := side{name: "umoci", peer: true}
+	if why := b.need("umoci"); why != "" {
+		umoci.preset = notMeasured(why)
+	} else if layout, err := b.ociLayout(layer); err != nil {
+		umoci.preset = failed(err)
+	} else {
+		umoci.once = func(i int) (time.Duration, error) {
+			d := fresh("umoci", i)
+			defer os.RemoveAll(d)
+			r, err := b.run(cmd{name: "umoci", args: []string{"raw", "unpack", "--image", layout + ":bench", filepath.Join(d, "rootfs")}, timeout: 5 * time.Minute})
+			return r.dur, err
+		}
+	}
+	v := b.alternate("layer-unpack", []side{gorae, tarSide, umoci}, 1, b.imageRounds())
+	return []row{
+		{figure: fig, gorae: v["gorae"], peer: "tar -xzf (same file, same disk)", peerValue: v["tar"], target: target{max: 1}},
+		{figure: fig, gorae: v["gorae"], peer: "umoci raw unpack (same layer as an OCI image)", peerValue: v["umoci"]},
+	}
 }
 
 func (b *bench) imageRounds() int {

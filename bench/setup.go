@@ -26,6 +26,7 @@ var peerPackages = []peerPackage{
 	{"runc", []string{"runc"}},
 	{"docker-registry", []string{"docker-registry"}},
 	{"skopeo", []string{"skopeo"}},
+	{"umoci", []string{"umoci"}},
 	{"busybox-static", []string{"busybox"}},
 }
 
@@ -337,6 +338,7 @@ func (b *bench) collectVersions() {
 	add("busybox", []string{"busybox"}, command("busybox"), "BusyBox")
 	add("unshare", []string{"unshare"}, command("unshare", "--version"), "")
 	add("skopeo", []string{"skopeo"}, command("skopeo", "--version"), "")
+	add("umoci", []string{"umoci"}, command("umoci", "--version"), "")
 	add("docker-registry", []string{"docker-registry"}, command("docker-registry", "--version"), "")
 	conf := podmanConfShared
 	if _, err := os.Stat(conf); err != nil {
