@@ -115,6 +115,11 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 		ID: c.ID, Bundle: dir, Dir: dir, Runtime: argv, RuntimeRoot: d.runtimeRoot(),
 		OpenStdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce,
 	}
+	// Our own runtime runs inside the monitor: three process starts fewer
+	// per container (create, start, delete).
+	if _, custom := d.cfg.Runtimes[c.Runtime]; c.Runtime == "gorae" && !custom {
+		mcfg.BuiltinRuntime = true
+	}
 	if c.HostConfig.LogConfig.Type != "none" {
 		mcfg.LogPath = c.LogPath
 		mcfg.LogOpts = c.HostConfig.LogConfig.Config

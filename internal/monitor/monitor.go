@@ -35,10 +35,14 @@ type Config struct {
 	Dir string `json:"dir"`
 	// Runtime is the runtime's argv prefix: ["/usr/bin/runc"] or
 	// ["/usr/bin/gorae", "runtime"].
-	Runtime     []string          `json:"runtime"`
-	RuntimeRoot string            `json:"runtime_root"`
-	LogPath     string            `json:"log_path,omitempty"`
-	LogOpts     map[string]string `json:"log_opts,omitempty"`
+	Runtime []string `json:"runtime"`
+	// BuiltinRuntime runs gorae's own runtime inside the shim instead of
+	// exec'ing Runtime for every operation (Runtime still names it, for
+	// humans and for `exec`).
+	BuiltinRuntime bool              `json:"builtin_runtime,omitempty"`
+	RuntimeRoot    string            `json:"runtime_root"`
+	LogPath        string            `json:"log_path,omitempty"`
+	LogOpts        map[string]string `json:"log_opts,omitempty"`
 	// OpenStdin keeps a stdin pipe for attach; StdinOnce closes it after
 	// the first attached client detaches.
 	OpenStdin bool `json:"open_stdin,omitempty"`

@@ -1,11 +1,11 @@
 package monitor
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -24,8 +24,8 @@ func (s *shim) routes() http.Handler {
 	mux.HandleFunc("POST /attach", s.handleAttach)
 	mux.HandleFunc("POST /close-stdin", s.handleCloseStdin)
 	mux.HandleFunc("POST /delete", s.handleDelete)
-	mux.HandleFunc("POST /pause", s.runtimeOp("pause"))
-	mux.HandleFunc("POST /resume", s.runtimeOp("resume"))
+	mux.HandleFunc("POST /pause", s.runtimeOp(ociRuntime.Pause))
+	mux.HandleFunc("POST /resume", s.runtimeOp(ociRuntime.Resume))
 	mux.HandleFunc("GET /pids", s.handlePids)
 	return mux
 }
@@ -49,7 +49,7 @@ func (s *shim) handleStart(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotModified, fmt.Errorf("container %s already started", s.cfg.ID))
 		return
 	}
-	if err := s.runtimeCmd([3]*os.File{}, "start", s.cfg.ID); err != nil {
+	if err := s.call(func(rt ociRuntime) error { return rt.Start(r.Context()) }); err != nil {
 		httpError(w, http.StatusInternalServerError, err)
 		return
 	}
@@ -64,15 +64,12 @@ func (s *shim) handleKill(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("signal"); v != "" {
 		sig = v
 	}
-	args := []string{"kill"}
-	if r.URL.Query().Get("all") == "1" {
-		args = append(args, "--all")
-	}
+	all := r.URL.Query().Get("all") == "1"
 	if st := s.state(); st.Status == "stopped" {
 		httpError(w, http.StatusConflict, fmt.Errorf("container %s is not running", s.cfg.ID))
 		return
 	}
-	if err := s.runtimeCmd([3]*os.File{}, append(args, s.cfg.ID, sig)...); err != nil {
+	if err := s.call(func(rt ociRuntime) error { return rt.Kill(r.Context(), sig, all) }); err != nil {
 		httpError(w, http.StatusInternalServerError, err)
 		return
 	}
@@ -178,11 +175,8 @@ func (s *shim) handleCloseStdin(w http.ResponseWriter, r *http.Request) {
 
 // handleDelete removes the container from the runtime and ends the shim.
 func (s *shim) handleDelete(w http.ResponseWriter, r *http.Request) {
-	args := []string{"delete"}
-	if r.URL.Query().Get("force") == "1" {
-		args = append(args, "--force")
-	}
-	if err := s.runtimeCmd([3]*os.File{}, append(args, s.cfg.ID)...); err != nil && !strings.Contains(err.Error(), "does not exist") {
+	force := r.URL.Query().Get("force") == "1"
+	if err := s.call(func(rt ociRuntime) error { return rt.Delete(r.Context(), force) }); err != nil && !strings.Contains(err.Error(), "does not exist") {
 		httpError(w, http.StatusConflict, err)
 		return
 	}
@@ -197,9 +191,9 @@ func (s *shim) handleDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // runtimeOp passes a state change straight to the runtime.
-func (s *shim) runtimeOp(op string) http.HandlerFunc {
+func (s *shim) runtimeOp(op func(ociRuntime, context.Context) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.runtimeCmd([3]*os.File{}, op, s.cfg.ID); err != nil {
+		if err := s.call(func(rt ociRuntime) error { return op(rt, r.Context()) }); err != nil {
 			httpError(w, http.StatusConflict, err)
 			return
 		}
@@ -209,11 +203,17 @@ func (s *shim) runtimeOp(op string) http.HandlerFunc {
 
 // handlePids lists the container's processes (host pids), for `top`.
 func (s *shim) handlePids(w http.ResponseWriter, r *http.Request) {
-	out, err := s.runtimeOutput("ps", "--format", "json", s.cfg.ID)
+	var pids []int
+	err := s.call(func(rt ociRuntime) (err error) {
+		pids, err = rt.Pids(r.Context())
+		return err
+	})
 	if err != nil {
 		httpError(w, http.StatusConflict, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(out)
+	if pids == nil {
+		pids = []int{}
+	}
+	writeJSON(w, pids)
 }

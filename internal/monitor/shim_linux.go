@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -48,6 +47,7 @@ type shim struct {
 	logw     *logs.Writer
 	outputWG sync.WaitGroup
 	onDelete func()
+	rt       ociRuntime
 }
 
 // client is one attached connection.
@@ -65,6 +65,7 @@ func Serve(dir string, ready *os.File) error {
 		return err
 	}
 	s := &shim{cfg: cfg, exited: make(chan struct{}), clients: map[*client]struct{}{}}
+	s.rt = s.newRuntime()
 	if err := s.create(); err != nil {
 		reportReady(ready, err)
 		return err
@@ -111,43 +112,11 @@ func listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// runtimeCmd runs the runtime with --root/--log and args, stdio as given.
-func (s *shim) runtimeCmd(stdio [3]*os.File, args ...string) error {
-	_, err := s.runtime(stdio, args...)
-	return err
-}
-
-// runtimeOutput runs the runtime and returns its stdout.
-func (s *shim) runtimeOutput(args ...string) ([]byte, error) {
-	return s.runtime([3]*os.File{}, args...)
-}
-
-func (s *shim) runtime(stdio [3]*os.File, args ...string) ([]byte, error) {
-	argv := append(append([]string(nil), s.cfg.Runtime[1:]...), "--root", s.cfg.RuntimeRoot,
-		"--log", filepath.Join(s.cfg.Dir, runtimeLog), "--log-format", "json")
-	cmd := exec.Command(s.cfg.Runtime[0], append(argv, args...)...)
-	cmd.Stdin, cmd.Stderr = stdio[0], stdio[2]
-	var out, errBuf bytes.Buffer
-	cmd.Stdout = &out
-	if stdio[1] != nil {
-		cmd.Stdout = stdio[1]
-	}
-	if stdio[2] == nil {
-		cmd.Stderr = &errBuf
-	}
+// call runs one runtime operation under runMu (see ociRuntime).
+func (s *shim) call(f func(rt ociRuntime) error) error {
 	s.runMu.Lock()
-	err := cmd.Run()
-	s.runMu.Unlock()
-	if err != nil {
-		if msg := lastRuntimeError(filepath.Join(s.cfg.Dir, runtimeLog)); msg != "" {
-			return nil, fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
-		}
-		if msg := strings.TrimSpace(errBuf.String()); msg != "" {
-			return nil, fmt.Errorf("%s %s: %s", filepath.Base(s.cfg.Runtime[0]), args[0], msg)
-		}
-		return nil, fmt.Errorf("%s %s: %w", filepath.Base(s.cfg.Runtime[0]), args[0], err)
-	}
-	return out.Bytes(), nil
+	defer s.runMu.Unlock()
+	return f(s.rt)
 }
 
 // lastRuntimeError is the last error-level message of a runc-style JSON
@@ -190,8 +159,8 @@ func (s *shim) create() error {
 		return err
 	}
 	defer null.Close()
-	args := []string{"create", "--bundle", s.cfg.Bundle, "--pid-file", filepath.Join(s.cfg.Dir, PidFile)}
-	stdio := [3]*os.File{null, null, nil}
+	consoleSocket := ""
+	stdio := [3]*os.File{null, null, null}
 	var closeAfter []*os.File
 	var ptyc chan ptyResult
 	if s.tty {
@@ -204,7 +173,7 @@ func (s *shim) create() error {
 		defer l.Close()
 		ptyc = make(chan ptyResult, 1)
 		go acceptPty(l.(*net.UnixListener), ptyc)
-		args = append(args, "--console-socket", sock)
+		consoleSocket = sock
 	} else {
 		outR, outW, err := os.Pipe()
 		if err != nil {
@@ -229,7 +198,9 @@ func (s *shim) create() error {
 		go s.copyOutput("stdout", 1, outR)
 		go s.copyOutput("stderr", 2, errR)
 	}
-	err = s.runtimeCmd(stdio, append(args, s.cfg.ID)...)
+	err = s.call(func(rt ociRuntime) error {
+		return rt.Create(context.Background(), stdio, consoleSocket, filepath.Join(s.cfg.Dir, PidFile))
+	})
 	for _, f := range closeAfter {
 		f.Close()
 	}

@@ -58,6 +58,10 @@ func testMain(m *testing.M) int {
 
 // spawn makes a bundle running args and a shim for it.
 func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *Config) {
+	return spawnWith(t, false, tty, stdin, args...)
+}
+
+func spawnWith(t *testing.T, builtin, tty, stdin bool, args ...string) (*Client, *Config) {
 	t.Helper()
 	bundle := t.TempDir()
 	s := gruntime.DefaultSpec(false)
@@ -71,6 +75,7 @@ func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *Config) {
 		ID: fmt.Sprintf("shim-%d-%d", os.Getpid(), time.Now().UnixNano()), Bundle: bundle, Dir: dir,
 		Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt"),
 		LogPath: filepath.Join(dir, "json.log"), OpenStdin: stdin, StdinOnce: stdin,
+		BuiltinRuntime: builtin,
 	}
 	c, err := Spawn(context.Background(), goraeBin, cfg)
 	if err != nil {
@@ -81,7 +86,13 @@ func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *Config) {
 }
 
 func TestLifecycleLogsAndExit(t *testing.T) {
-	c, cfg := spawn(t, false, false, "/bin/sh", "-c", "echo out; echo err >&2; exit 3")
+	for _, builtin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("builtin=%v", builtin), func(t *testing.T) { testLifecycle(t, builtin) })
+	}
+}
+
+func testLifecycle(t *testing.T, builtin bool) {
+	c, cfg := spawnWith(t, builtin, false, false, "/bin/sh", "-c", "echo out; echo err >&2; exit 3")
 	ctx := context.Background()
 	st, err := c.State(ctx)
 	if err != nil || st.Status != "created" || st.Pid <= 0 {
@@ -154,7 +165,8 @@ func TestAttachMultiplexedWithStdin(t *testing.T) {
 }
 
 func TestTTYAndResizeAndKill(t *testing.T) {
-	c, _ := spawn(t, true, true, "/bin/sh", "-c", "stty size; sleep 60")
+	// The built-in runtime here, the exec'd one elsewhere.
+	c, _ := spawnWith(t, true, true, true, "/bin/sh", "-c", "stty size; sleep 60")
 	ctx := context.Background()
 	if err := c.Resize(ctx, 33, 101); err != nil {
 		t.Fatal(err)
