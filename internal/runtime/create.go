@@ -119,32 +119,17 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer listener.Close()
 
-	var console *os.File
-	if spec.Process.Terminal {
-		switch {
-		case o.consoleConn != nil:
-			console = o.consoleConn
-		case o.ConsoleSocket != "":
-			console, err = dialUnix(o.ConsoleSocket)
-			if err != nil {
-				return nil, fmt.Errorf("connect to console socket %s: %w", o.ConsoleSocket, err)
-			}
-			defer console.Close()
-		default:
-			return nil, errors.New("process.terminal is true but there is no --console-socket to send the pty to")
-		}
-	} else if o.ConsoleSocket != "" {
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
+	console, closeConsole, err := consoleFor(spec.Process.Terminal, o.consoleConn, o.ConsoleSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConsole()
 
 	cmd := initCommand("create", o.Stdin, o.Stdout, o.Stderr)
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
-	}
-	addFD := func(env string, f *os.File) {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-	}
+	addFD := passFDs(cmd, o.PreserveFDs)
 	addFD(envSyncFD, childSync)
 	addFD(envStartFD, listener)
 	if console != nil {
@@ -444,6 +429,37 @@ func socketpair() (*os.File, *os.File, error) {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// consoleFor is the connection init sends its pty master over: the
+// caller's own (run and exec driving the terminal themselves), or one to
+// --console-socket. None without a terminal.
+func consoleFor(terminal bool, own *os.File, socket string) (*os.File, func(), error) {
+	switch {
+	case !terminal:
+		return nil, func() {}, nil
+	case own != nil:
+		return own, func() {}, nil
+	case socket != "":
+		f, err := dialUnix(socket)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to console socket %s: %w", socket, err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	return nil, nil, errors.New("process.terminal is true but there is no --console-socket to send the pty to")
+}
+
+// passFDs hands the child the preserved descriptors 3 .. 3+n-1 at the
+// same numbers, and returns how to add one more, named in its env.
+func passFDs(cmd *exec.Cmd, preserve int) func(env string, f *os.File) {
+	for i := 0; i < preserve; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	return func(env string, f *os.File) {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	}
 }
 
 // listenStart makes the socket `start` connects to. init inherits it and

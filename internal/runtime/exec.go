@@ -82,29 +82,13 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 	defer parentSync.Close()
 	defer childSync.Close()
 
-	var console *os.File
-	if p.Terminal {
-		switch {
-		case o.consoleConn != nil:
-			console = o.consoleConn
-		case o.ConsoleSocket != "":
-			console, err = dialUnix(o.ConsoleSocket)
-			if err != nil {
-				return nil, fmt.Errorf("connect to console socket %s: %w", o.ConsoleSocket, err)
-			}
-			defer console.Close()
-		default:
-			return nil, errors.New("exec with a terminal needs --console-socket")
-		}
+	console, closeConsole, err := consoleFor(p.Terminal, o.consoleConn, o.ConsoleSocket)
+	if err != nil {
+		return nil, err
 	}
+	defer closeConsole()
 	cmd := initCommand("exec", o.Stdin, o.Stdout, o.Stderr)
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
-	}
-	addFD := func(env string, f *os.File) {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-	}
+	addFD := passFDs(cmd, o.PreserveFDs)
 	addFD(envSyncFD, childSync)
 	if console != nil {
 		addFD(envConsoleFD, console)
