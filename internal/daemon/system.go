@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"os"
 	goruntime "runtime"
 	"strings"
@@ -12,7 +11,10 @@ import (
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
 
-	"github.com/gorae/gorae/internal/errdefs"
+	"github.com/gorae/gorae/internal/api"
+	"github.com/gorae/gorae/internal/content"
+	"github.com/gorae/gorae/internal/snapshot"
+	imagetypes "github.com/moby/moby/api/types/image"
 )
 
 // Version strings the daemon reports; the API layer fills the API range.
@@ -139,9 +141,56 @@ func osName() string {
 	return "Linux"
 }
 
-// DiskUsage is /system/df. Not yet: the 1.50 wire format (LayersSize,
-// Images, Containers, Volumes, BuildCache) needs types the API layer
-// does not have yet.
+// DiskUsage is /system/df: images with their sizes, containers with
+// their writable layers; no volumes or build cache exist yet.
 func (d *Daemon) DiskUsage(ctx context.Context) (*system.DiskUsage, error) {
-	return nil, errdefs.NotImplemented(errors.New("system df is not implemented in gorae yet"))
+	imgs, err := d.ImageList(ctx, api.ImageListOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	iu := &imagetypes.DiskUsage{Items: []imagetypes.Summary{}}
+	for _, i := range imgs {
+		iu.Items = append(iu.Items, imagetypes.Summary{
+			ID: i.ID, ParentID: i.ParentID, RepoTags: i.RepoTags, RepoDigests: i.RepoDigests,
+			Created: i.Created, Size: i.Size, SharedSize: i.SharedSize, Labels: i.Labels,
+			Containers: i.Containers, Descriptor: i.Descriptor,
+		})
+		iu.TotalCount++
+		if i.Containers > 0 {
+			iu.ActiveCount++
+		} else {
+			iu.Reclaimable += i.Size - i.SharedSize
+		}
+	}
+	// What images occupy on disk: their blobs, and their layers unpacked
+	// (each once, however many images share it).
+	d.content.Walk(ctx, func(in content.Info) error {
+		iu.TotalSize += in.Size
+		return nil
+	})
+	d.snapshots.Walk(ctx, func(ctx context.Context, in snapshot.Info) error {
+		if in.Kind == snapshot.KindCommitted {
+			if u, err := d.snapshots.Usage(ctx, in.Name); err == nil {
+				iu.TotalSize += u.Size
+			}
+		}
+		return nil
+	})
+	cu := &container.DiskUsage{Items: []container.Summary{}}
+	for _, c := range d.containers.List() {
+		sum := d.summary(c)
+		if u, err := d.snapshots.Usage(ctx, c.ID); err == nil {
+			rw := u.Size
+			sum.SizeRw = rw
+		}
+		cu.Items = append(cu.Items, sum)
+		cu.TotalCount++
+		cu.TotalSize += sum.SizeRw
+		if c.Snapshot().IsRunning() {
+			cu.ActiveCount++
+		} else {
+			cu.Reclaimable += sum.SizeRw
+		}
+	}
+	return &system.DiskUsage{ImageUsage: iu, ContainerUsage: cu}, nil
 }

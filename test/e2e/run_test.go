@@ -276,3 +276,18 @@ func TestParallelCreatesGetNames(t *testing.T) {
 		must(t, append([]string{"rm"}, created...)...)
 	}
 }
+
+func TestSystemDF(t *testing.T) {
+	must(t, "create", "--name", "df-user", "busybox", "true")
+	out := must(t, "system", "df")
+	for _, want := range []string{"Images", "Containers", "Local Volumes", "Build Cache"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("system df lacks %q:\n%s", want, out)
+		}
+	}
+	v := must(t, "system", "df", "-v", "--format", "{{json .}}")
+	if !strings.Contains(v, "busybox") {
+		t.Errorf("system df -v does not list busybox: %s", v)
+	}
+	must(t, "rm", "df-user")
+}
