@@ -70,6 +70,20 @@ type ContainerBackend interface {
 	ContainerStats(ctx context.Context, ref string, stream, oneShot bool, w io.Writer) error
 	ContainerUpdate(ctx context.Context, ref string, hc *container.UpdateConfig) (container.UpdateResponse, error)
 	ContainerPrune(ctx context.Context, filters map[string][]string) (*container.PruneReport, error)
+	ContainerExecCreate(ctx context.Context, ref string, req *container.ExecCreateRequest) (string, error)
+	// ContainerExecStart runs the exec; without Detach it serves the
+	// hijacked connection as attach does, until the process exits.
+	ContainerExecStart(ctx context.Context, execID string, opts ExecStartOptions) error
+	ContainerExecInspect(ctx context.Context, execID string) (*container.ExecInspectResponse, error)
+	ContainerExecResize(ctx context.Context, execID string, height, width int) error
+}
+
+// ExecStartOptions are POST /exec/{id}/start's body and hijacked stream.
+type ExecStartOptions struct {
+	Detach, Tty bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	CloseWrite  func() error
 }
 
 // ImageBackend is /images/…

@@ -81,7 +81,7 @@ func TestDockerCLI(t *testing.T) {
 		{[]string{"rmi", "localhost:5000/me/bb:v1"}, "Untagged: localhost:5000/me/bb:v1", ""},
 		{[]string{"container", "prune", "-f"}, "Total reclaimed space", ""},
 		{[]string{"system", "prune", "-f"}, "Total reclaimed space", ""},
-		{[]string{"exec", "web", "true"}, "", "exec is not supported yet"},
+		{[]string{"exec", "web", "echo", "hi"}, "exec output", ""},
 		{[]string{"rm", "-f", "web"}, "web", ""},
 		{[]string{"rm", "web"}, "", "No such container: web"},
 	} {

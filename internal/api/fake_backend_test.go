@@ -404,3 +404,34 @@ func (f *fakeBackend) ContainerExport(ctx context.Context, ref string, w io.Writ
 }
 
 var _ Backend = (*fakeBackend)(nil)
+
+func (f *fakeBackend) ContainerExecCreate(ctx context.Context, ref string, req *container.ExecCreateRequest) (string, error) {
+	if err := f.record("ContainerExecCreate", ref, req.Cmd); err != nil {
+		return "", err
+	}
+	return "exec1", nil
+}
+
+func (f *fakeBackend) ContainerExecStart(ctx context.Context, id string, opts ExecStartOptions) error {
+	if err := f.record("ContainerExecStart", id, opts.Detach); err != nil {
+		return err
+	}
+	if opts.Stdout != nil {
+		// One stdout frame of Docker's multiplexed stream.
+		msg := "exec output\n"
+		opts.Stdout.Write(append([]byte{1, 0, 0, 0, 0, 0, 0, byte(len(msg))}, msg...))
+	}
+	return nil
+}
+
+func (f *fakeBackend) ContainerExecInspect(ctx context.Context, id string) (*container.ExecInspectResponse, error) {
+	if err := f.record("ContainerExecInspect", id); err != nil {
+		return nil, err
+	}
+	code := 0
+	return &container.ExecInspectResponse{ID: id, ExitCode: &code}, nil
+}
+
+func (f *fakeBackend) ContainerExecResize(ctx context.Context, id string, h, w int) error {
+	return f.record("ContainerExecResize", id, h, w)
+}

@@ -14,9 +14,6 @@ import (
 // error says so.
 func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
-		"exec": {
-			"POST /containers/{id}/exec", "POST /exec/{id}/start", "POST /exec/{id}/resize", "GET /exec/{id}/json",
-		},
 		"copying files (archive)": {
 			"GET /containers/{id}/archive", "PUT /containers/{id}/archive", "HEAD /containers/{id}/archive",
 		},

@@ -96,6 +96,7 @@ type Daemon struct {
 	attachWaiters map[string][]*pendingAttach
 	// watching marks containers whose exit a goroutine waits on.
 	watching map[string]bool
+	execs    execTable
 }
 
 // New opens (or creates) the daemon's state and adopts containers that
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 		cgroupV2:      cgroups.IsCgroup2UnifiedMode(),
 		attachWaiters: map[string][]*pendingAttach{},
 		watching:      map[string]bool{},
+		execs:         execTable{m: map[string]*execInstance{}},
 	}
 	if d.content, err = content.NewLocal(filepath.Join(cfg.DataRoot, "content")); err != nil {
 		return nil, err

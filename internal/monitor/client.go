@@ -234,3 +234,55 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 	err := c.do(ctx, "GET", "/pids", nil, &pids)
 	return pids, err
 }
+
+// Exec starts a process in the container and returns its stdio stream:
+// output (Docker-multiplexed, raw with a terminal) from the connection,
+// stdin (when req.Stdin) to it. It ends when the process has exited and
+// its output is drained; ExecState then has the exit code.
+func (c *Client) Exec(ctx context.Context, req ExecRequest) (net.Conn, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, SocketFile))
+	if err != nil {
+		return nil, fmt.Errorf("shim %s: %w", c.Dir, err)
+	}
+	fmt.Fprintf(conn, "POST /exec HTTP/1.1\r\nHost: shim\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	conn.Write(body)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		defer conn.Close()
+		var e struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		if e.Message == "" {
+			e.Message = "shim answered " + resp.Status
+		}
+		status := resp.StatusCode
+		if resp.Header.Get("Gorae-Exec-Error") != "" {
+			status = http.StatusBadRequest
+		}
+		return nil, &Error{Status: status, Message: e.Message}
+	}
+	if br.Buffered() > 0 {
+		return &bufferedConn{Conn: conn, r: br}, nil
+	}
+	return conn, nil
+}
+
+// ExecState reports an exec'd process.
+func (c *Client) ExecState(ctx context.Context, id string) (ExecState, error) {
+	var st ExecState
+	err := c.do(ctx, "GET", "/exec-state", url.Values{"id": {id}}, &st)
+	return st, err
+}
+
+// ExecResize sets an exec'd process's terminal size.
+func (c *Client) ExecResize(ctx context.Context, id string, h, w int) error {
+	return c.do(ctx, "POST", "/exec-resize", url.Values{"id": {id}, "h": {fmt.Sprint(h)}, "w": {fmt.Sprint(w)}}, nil)
+}

@@ -27,6 +27,9 @@ func (s *shim) routes() http.Handler {
 	mux.HandleFunc("POST /pause", s.runtimeOp(ociRuntime.Pause))
 	mux.HandleFunc("POST /resume", s.runtimeOp(ociRuntime.Resume))
 	mux.HandleFunc("GET /pids", s.handlePids)
+	mux.HandleFunc("POST /exec", s.handleExec)
+	mux.HandleFunc("GET /exec-state", s.handleExecState)
+	mux.HandleFunc("POST /exec-resize", s.handleExecResize)
 	return mux
 }
 

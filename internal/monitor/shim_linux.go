@@ -48,6 +48,9 @@ type shim struct {
 	outputWG sync.WaitGroup
 	onDelete func()
 	rt       ociRuntime
+	// execs are exec'd processes by pid (for the reaper) and by ID.
+	execs    map[int]*execProc
+	execByID map[string]*execProc
 }
 
 // client is one attached connection.
@@ -64,7 +67,8 @@ func Serve(dir string, ready *os.File) error {
 		reportReady(ready, err)
 		return err
 	}
-	s := &shim{cfg: cfg, exited: make(chan struct{}), clients: map[*client]struct{}{}}
+	s := &shim{cfg: cfg, exited: make(chan struct{}), clients: map[*client]struct{}{},
+		execs: map[int]*execProc{}, execByID: map[string]*execProc{}}
 	s.rt = s.newRuntime()
 	if err := s.create(); err != nil {
 		reportReady(ready, err)
@@ -321,6 +325,8 @@ func (s *shim) reap() {
 			}
 			if pid == s.pid {
 				s.recordExit(ws)
+			} else {
+				s.execExited(pid, ws)
 			}
 		}
 		s.runMu.Unlock()

@@ -291,3 +291,43 @@ func TestSystemDF(t *testing.T) {
 	}
 	must(t, "rm", "df-user")
 }
+
+func TestExec(t *testing.T) {
+	must(t, "run", "-d", "--name", "exec-target", "-e", "FROM_RUN=1", "busybox", "sleep", "60")
+	out := must(t, "exec", "-e", "EXTRA=2", "-w", "/tmp", "exec-target", "sh", "-c", "echo $FROM_RUN $EXTRA; pwd; id -u; ps -o comm | grep -c sleep")
+	if out != "1 2\n/tmp\n0\n1\n" {
+		t.Errorf("exec output %q", out)
+	}
+	if out := must(t, "exec", "-u", "65534", "exec-target", "id", "-u"); out != "65534\n" {
+		t.Errorf("exec -u: %q", out)
+	}
+	_, err := docker(nil, "exec", "exec-target", "sh", "-c", "exit 4")
+	if code := exitCode(err); code != 4 {
+		t.Errorf("exec exit code %d, want 4", code)
+	}
+	if out, err := docker([]byte("piped input\n"), "exec", "-i", "exec-target", "cat"); err != nil || out != "piped input\n" {
+		t.Errorf("exec -i: %q %v", out, err)
+	}
+	// A terminal: the process sees a pty (docker prints its output raw).
+	if out := must(t, "exec", "-t", "exec-target", "tty"); !strings.HasPrefix(out, "/dev/pts/") {
+		t.Errorf("exec -t: %q", out)
+	}
+	must(t, "exec", "-d", "exec-target", "sh", "-c", "echo detached > /tmp/d")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if out, _ := docker(nil, "exec", "exec-target", "cat", "/tmp/d"); out == "detached\n" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, _ := docker(nil, "exec", "exec-target", "cat", "/tmp/d"); out != "detached\n" {
+		t.Errorf("exec -d did not run: %q", out)
+	}
+	if _, err := docker(nil, "exec", "exec-target", "/no/such/cmd"); exitCode(err) != 126 && exitCode(err) != 127 {
+		t.Errorf("exec of a missing program: exit %d", exitCode(err))
+	}
+	must(t, "rm", "-f", "exec-target")
+	if _, err := docker(nil, "exec", "exec-target", "true"); err == nil {
+		t.Error("exec into a removed container succeeded")
+	}
+}
