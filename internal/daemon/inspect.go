@@ -151,7 +151,16 @@ func (d *Daemon) summary(c *ctrstore.Container) container.Summary {
 func statusText(st ctrstore.State, now time.Time) string {
 	switch st.Status {
 	case container.StateRunning:
-		return "Up " + humanDuration(now.Sub(st.StartedAt))
+		up := "Up " + humanDuration(now.Sub(st.StartedAt))
+		if st.Health != nil {
+			switch st.Health.Status {
+			case container.Starting:
+				up += " (health: starting)"
+			case container.Healthy, container.Unhealthy:
+				up += " (" + string(st.Health.Status) + ")"
+			}
+		}
+		return up
 	case container.StatePaused:
 		return "Up " + humanDuration(now.Sub(st.StartedAt)) + " (Paused)"
 	case container.StateRestarting:
@@ -223,7 +232,14 @@ func matchContainer(c *ctrstore.Container, s container.Summary, f map[string][]s
 		anyOf("status", func(v string) bool { return string(s.State) == v }) &&
 		anyOf("exited", func(v string) bool {
 			n, err := strconv.Atoi(v)
-			return err == nil && s.State == container.StateExited && c.State.ExitCode == n
+			return err == nil && s.State == container.StateExited && c.Snapshot().ExitCode == n
+		}) &&
+		anyOf("health", func(v string) bool {
+			h := c.Snapshot().Health
+			if h == nil {
+				return v == string(container.NoHealthcheck)
+			}
+			return string(h.Status) == v
 		}) &&
 		anyOf("ancestor", func(v string) bool {
 			return c.ImageName == v || strings.HasPrefix(c.Image, v) || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), v)

@@ -144,7 +144,9 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return err
 	}
-	c.SetRunning(st.Pid, time.Now().UTC())
+	startedAt := time.Now().UTC()
+	c.SetRunning(st.Pid, startedAt)
+	d.startHealthcheck(c, m, startedAt)
 	if err := d.containers.Save(c); err != nil {
 		slog.Error("save container state", "container", c.ID, "err", err)
 	}
@@ -531,6 +533,7 @@ func (d *Daemon) restore(ctx context.Context) {
 				c.SetStatus(container.StateRunning)
 			}
 			d.watch(c, m)
+			d.startHealthcheck(c, m, st.StartedAt)
 			continue
 		}
 		exit, _ := monitor.ReadExit(d.containerDir(c.ID))

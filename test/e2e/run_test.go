@@ -331,3 +331,25 @@ func TestExec(t *testing.T) {
 		t.Error("exec into a removed container succeeded")
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	must(t, "run", "-d", "--name", "healthy", "--health-cmd", "test -e /tmp/ok || touch /tmp/ok", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "60")
+	must(t, "run", "-d", "--name", "sick", "--health-cmd", "exit 1", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "60")
+	deadline := time.Now().Add(10 * time.Second)
+	var h, s string
+	for time.Now().Before(deadline) {
+		h = must(t, "inspect", "--format", "{{.State.Health.Status}}", "healthy")
+		s = must(t, "inspect", "--format", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", "sick")
+		if h == "healthy\n" && strings.HasPrefix(s, "unhealthy") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if h != "healthy\n" || !strings.HasPrefix(s, "unhealthy") {
+		t.Fatalf("health: healthy=%q sick=%q", h, s)
+	}
+	if ps := must(t, "ps", "--filter", "name=healthy", "--format", "{{.Status}}"); !strings.Contains(ps, "(healthy)") {
+		t.Errorf("ps status %q", ps)
+	}
+	must(t, "rm", "-f", "healthy", "sick")
+}
