@@ -58,7 +58,7 @@ type specInput struct {
 	// CgroupV2 decides the default cgroup namespace mode, as Docker does
 	// (private on v2, host on v1).
 	CgroupV2 bool
-	// Seccomp is the default profile, nil for none.
+	// Seccomp replaces the default profile (defaultSeccomp) when set.
 	Seccomp *specs.LinuxSeccomp
 }
 
@@ -352,6 +352,9 @@ func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccomp *specs.LinuxSeccomp)
 	}
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	if !hc.Privileged {
+		if seccomp == nil {
+			seccomp = defaultSeccomp(caps)
+		}
 		s.Linux.Seccomp = seccomp
 	}
 	for _, opt := range hc.SecurityOpt {

@@ -189,3 +189,36 @@ func TestValidateHostConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultSeccompFollowsCapabilities(t *testing.T) {
+	denied := func(s *specs.Spec) map[string]bool {
+		m := map[string]bool{}
+		if s.Linux.Seccomp == nil {
+			return m
+		}
+		for _, r := range s.Linux.Seccomp.Syscalls {
+			for _, n := range r.Names {
+				m[n] = true
+			}
+		}
+		return m
+	}
+	d := denied(render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{}))
+	for _, n := range []string{"mount", "unshare", "kexec_load", "ptrace", "init_module", "io_uring_setup", "keyctl"} {
+		if !d[n] {
+			t.Errorf("default profile allows %s", n)
+		}
+	}
+	for _, n := range []string{"read", "clone", "execve", "socket"} {
+		if d[n] {
+			t.Errorf("default profile denies %s", n)
+		}
+	}
+	d = denied(render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{CapAdd: []string{"SYS_ADMIN", "SYS_PTRACE"}}))
+	if d["mount"] || d["unshare"] || d["ptrace"] || !d["kexec_load"] {
+		t.Errorf("capabilities must re-allow their calls: %v", d)
+	}
+	if s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{Privileged: true}); s.Linux.Seccomp != nil {
+		t.Error("privileged containers run unconfined, as Docker's")
+	}
+}

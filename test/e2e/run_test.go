@@ -353,3 +353,18 @@ func TestHealthcheck(t *testing.T) {
 	}
 	must(t, "rm", "-f", "healthy", "sick")
 }
+
+func TestDefaultSeccompProfile(t *testing.T) {
+	out, _ := docker(nil, "run", "--rm", "busybox", "sh", "-c", "grep Seccomp: /proc/self/status; unshare -m true 2>&1; echo rc=$?")
+	if !strings.Contains(out, "Seccomp:\t2") || !strings.Contains(out, "Operation not permitted") {
+		t.Errorf("default profile: %q", out)
+	}
+	out = must(t, "run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", "unshare -m true && echo unshared")
+	if out != "unshared\n" {
+		t.Errorf("with CAP_SYS_ADMIN: %q", out)
+	}
+	out = must(t, "run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:", "/proc/self/status")
+	if !strings.Contains(out, "Seccomp:\t0") {
+		t.Errorf("unconfined: %q", out)
+	}
+}
