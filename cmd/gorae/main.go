@@ -5,12 +5,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gorae/gorae/internal/daemon"
 	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/reaper"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/runtimecli"
 )
@@ -24,6 +26,10 @@ func main() {
 	// Long-running commands (daemon, shim) turn it back on.
 	if len(os.Args) > 1 && os.Args[1] == "runtime" {
 		debug.SetGCPercent(-1)
+	}
+	// --init: this binary, bind-mounted into the container, is its pid 1.
+	if filepath.Base(os.Args[0]) == "docker-init" {
+		os.Exit(reaper.Main(os.Args[1:]))
 	}
 	// A container's init is this binary re-executed; it must not pay for
 	// building the command tree.

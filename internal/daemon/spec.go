@@ -55,6 +55,8 @@ type specInput struct {
 	HostConfig *ctr.HostConfig
 	// User is resolved against the container's /etc/passwd and /etc/group.
 	User specs.User
+	// InitBinary is bind-mounted as the container's pid 1 with --init.
+	InitBinary string
 	// CgroupV2 decides the default cgroup namespace mode, as Docker does
 	// (private on v2, host on v1).
 	CgroupV2 bool
@@ -109,6 +111,14 @@ func renderSpec(in specInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Mounts = mergeMounts(s.Mounts, mounts)
+	if hc.Init != nil && *hc.Init {
+		if in.InitBinary == "" {
+			return nil, errdefs.InvalidParameter(errors.New("--init: no init binary"))
+		}
+		// Docker's path, so tools that look for it find it.
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sbin/docker-init", Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro"}})
+		s.Process.Args = append([]string{"/sbin/docker-init", "--"}, s.Process.Args...)
+	}
 	if err := setSecurity(s, hc, in.Seccomp); err != nil {
 		return nil, err
 	}

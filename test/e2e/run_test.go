@@ -368,3 +368,22 @@ func TestDefaultSeccompProfile(t *testing.T) {
 		t.Errorf("unconfined: %q", out)
 	}
 }
+
+// --init: a reaper is pid 1, the command its child, its status ours.
+func TestInit(t *testing.T) {
+	out, err := docker(nil, "run", "--rm", "--init", "busybox", "sh", "-c", "ps -o pid,comm | grep '^ *1 '; sleep 0.1 & exit 5")
+	if exitCode(err) != 5 {
+		t.Errorf("exit %d, want 5 (%q)", exitCode(err), out)
+	}
+	if !strings.Contains(out, "docker-init") {
+		t.Errorf("pid 1 is not docker-init: %q", out)
+	}
+	// Signals reach the command: stop ends it at once, not after 10 s.
+	must(t, "run", "-d", "--init", "--name", "inited", "busybox", "sleep", "60")
+	start := time.Now()
+	must(t, "stop", "inited")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stop took %s: SIGTERM did not reach the command", d)
+	}
+	must(t, "rm", "inited")
+}
