@@ -45,8 +45,12 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 	if len(id) != 64 {
 		t.Fatalf("run -d printed %q", id)
 	}
-	time.Sleep(700 * time.Millisecond)
-	logs := must(t, "logs", "ticker")
+	var logs string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if logs = must(t, "logs", "ticker"); strings.Count(logs, "\n") >= 2 {
+			break
+		}
+	}
 	if !strings.HasPrefix(logs, "tick 0\ntick 1\n") {
 		t.Errorf("logs %q", logs)
 	}
