@@ -76,6 +76,10 @@ type ContainerBackend interface {
 	ContainerExecStart(ctx context.Context, execID string, opts ExecStartOptions) error
 	ContainerExecInspect(ctx context.Context, execID string) (*container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width int) error
+	// docker cp: stat, tar out, tar in.
+	ContainerStatPath(ctx context.Context, ref, path string) (*container.PathStat, error)
+	ContainerArchivePath(ctx context.Context, ref, path string, w io.Writer) error
+	ContainerExtractToDir(ctx context.Context, ref, path string, noOverwriteDirNonDir bool, r io.Reader) error
 }
 
 // ExecStartOptions are POST /exec/{id}/start's body and hijacked stream.

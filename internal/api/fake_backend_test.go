@@ -435,3 +435,18 @@ func (f *fakeBackend) ContainerExecInspect(ctx context.Context, id string) (*con
 func (f *fakeBackend) ContainerExecResize(ctx context.Context, id string, h, w int) error {
 	return f.record("ContainerExecResize", id, h, w)
 }
+
+func (f *fakeBackend) ContainerStatPath(ctx context.Context, ref, p string) (*container.PathStat, error) {
+	if err := f.record("ContainerStatPath", ref, p); err != nil {
+		return nil, err
+	}
+	return &container.PathStat{Name: "f", Size: 3, Mode: 0o644}, nil
+}
+
+func (f *fakeBackend) ContainerArchivePath(ctx context.Context, ref, p string, w io.Writer) error {
+	return f.record("ContainerArchivePath", ref, p)
+}
+
+func (f *fakeBackend) ContainerExtractToDir(ctx context.Context, ref, p string, noOverwrite bool, r io.Reader) error {
+	return f.record("ContainerExtractToDir", ref, p)
+}

@@ -14,9 +14,6 @@ import (
 // error says so.
 func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
-		"copying files (archive)": {
-			"GET /containers/{id}/archive", "PUT /containers/{id}/archive", "HEAD /containers/{id}/archive",
-		},
 		"container changes (diff)": {"GET /containers/{id}/changes"},
 		"attach over websocket":    {"GET /containers/{id}/attach/ws"},
 		"networks": {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -390,4 +392,52 @@ func TestInit(t *testing.T) {
 		t.Errorf("stop took %s: SIGTERM did not reach the command", d)
 	}
 	must(t, "rm", "inited")
+}
+
+func TestCopy(t *testing.T) {
+	must(t, "run", "-d", "--name", "cp-target", "busybox", "sh", "-c", "mkdir -p /data/sub && echo inside > /data/sub/f && sleep 60")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out, _ := docker(nil, "exec", "cp-target", "cat", "/data/sub/f"); out == "inside\n" {
+			break
+		}
+	}
+	host := t.TempDir()
+	must(t, "cp", "cp-target:/data", host)
+	if b, err := os.ReadFile(filepath.Join(host, "data", "sub", "f")); err != nil || string(b) != "inside\n" {
+		t.Errorf("cp out: %q %v", b, err)
+	}
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("from host\n"), 0o640)
+	must(t, "cp", filepath.Join(host, "in.txt"), "cp-target:/data/sub/")
+	if out := must(t, "exec", "cp-target", "cat", "/data/sub/in.txt"); out != "from host\n" {
+		t.Errorf("cp in: %q", out)
+	}
+	if _, err := docker(nil, "cp", "cp-target:/no/such/path", host); err == nil {
+		t.Error("cp of a missing path succeeded")
+	}
+	// A hostile archive stays inside the container: .. and a symlink to /
+	// lead to the container's root, never the host's.
+	var hostile bytes.Buffer
+	tw := tar.NewWriter(&hostile)
+	tw.WriteHeader(&tar.Header{Name: "../../../../../tmp/gorae-e2e-escape", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.WriteHeader(&tar.Header{Name: "esc", Linkname: "/", Typeflag: tar.TypeSymlink})
+	tw.WriteHeader(&tar.Header{Name: "esc/tmp/gorae-e2e-escape2", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("y"))
+	tw.Close()
+	if out, err := docker(hostile.Bytes(), "cp", "-", "cp-target:/data"); err != nil {
+		t.Logf("hostile cp refused: %v %s", err, out)
+	}
+	for _, f := range []string{"/tmp/gorae-e2e-escape", "/tmp/gorae-e2e-escape2"} {
+		if _, err := os.Stat(f); err == nil {
+			os.Remove(f)
+			t.Errorf("archive wrote %s on the host", f)
+		}
+	}
+	must(t, "stop", "-t", "0", "cp-target")
+	// A stopped container's filesystem is reachable too.
+	must(t, "cp", "cp-target:/data/sub/in.txt", filepath.Join(host, "back.txt"))
+	if b, _ := os.ReadFile(filepath.Join(host, "back.txt")); string(b) != "from host\n" {
+		t.Errorf("cp from a stopped container: %q", b)
+	}
+	must(t, "rm", "cp-target")
 }
