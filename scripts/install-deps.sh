@@ -13,6 +13,8 @@ command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need="$need gola
 command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
 command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
+# runc: the e2e suite runs containers with it too (--runtime runc).
+command -v runc >/dev/null 2>&1 || need="$need runc"
 if [ -n "$need" ]; then
 	echo "install-deps: installing$need"
 	if [ "$(id -u)" != 0 ]; then

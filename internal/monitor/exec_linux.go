@@ -52,10 +52,6 @@ func (s *shim) handleExec(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Errorf("exec: a body with id and process.args is required (%v)", err))
 		return
 	}
-	if !s.cfg.BuiltinRuntime {
-		httpError(w, http.StatusNotImplemented, errors.New("exec is supported with gorae's own runtime only, for now"))
-		return
-	}
 	if st := s.state(); st.Status != "running" {
 		httpError(w, http.StatusConflict, fmt.Errorf("container %s is not running", s.cfg.ID))
 		return
@@ -129,15 +125,13 @@ func (s *shim) handleExec(w http.ResponseWriter, r *http.Request) {
 			go func() { defer outputs.Done(); copyFramed(errR, 2, write) }()
 		}
 	}
-	var proc *os.Process
-	err = s.call(func(ociRuntime) error {
-		var err error
-		proc, err = runtime.Exec(r.Context(), opts)
+	err = s.call(func(rt ociRuntime) error {
+		pid, err := rt.Exec(r.Context(), opts)
 		if err == nil {
 			// Registered before the reaper can run again.
 			s.mu.Lock()
-			p.state.Pid, p.state.Running = proc.Pid, true
-			s.execs[proc.Pid] = p
+			p.state.Pid, p.state.Running = pid, true
+			s.execs[pid] = p
 			s.execByID[req.ID] = p
 			s.mu.Unlock()
 		}

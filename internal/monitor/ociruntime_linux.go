@@ -24,6 +24,9 @@ type ociRuntime interface {
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
 	Pids(ctx context.Context) ([]int, error)
+	// Exec starts a process in the container and returns its pid; the
+	// process ends up the shim's child (or orphan), for the reaper.
+	Exec(ctx context.Context, opts runtime.ExecOptions) (int, error)
 }
 
 func (s *shim) newRuntime() ociRuntime {
@@ -65,6 +68,17 @@ func (b *builtinRuntime) Resume(ctx context.Context) error { return runtime.Resu
 
 func (b *builtinRuntime) Pids(ctx context.Context) ([]int, error) {
 	return runtime.Pids(b.root, b.id)
+}
+
+func (b *builtinRuntime) Exec(ctx context.Context, opts runtime.ExecOptions) (int, error) {
+	opts.Root, opts.ID = b.root, b.id
+	proc, err := runtime.Exec(ctx, opts)
+	if err != nil {
+		return 0, err
+	}
+	pid := proc.Pid
+	proc.Release()
+	return pid, nil
 }
 
 // execRuntime runs a runtime binary with runc's command line (runc, crun,
@@ -150,4 +164,42 @@ func (e *execRuntime) run(ctx context.Context, stdio [3]*os.File, args ...string
 		return nil, fmt.Errorf("%s %s: %w", name, args[0], err)
 	}
 	return out.Bytes(), nil
+}
+
+// Exec runs `RUNTIME exec --detach` with the process in a file; the
+// runtime exits once the process runs, which the shim, as subreaper,
+// then inherits.
+func (e *execRuntime) Exec(ctx context.Context, opts runtime.ExecOptions) (int, error) {
+	b, err := json.Marshal(opts.Process)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(e.cfg.Dir, "exec-process-*.json")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return 0, err
+	}
+	f.Close()
+	pidFile := f.Name() + ".pid"
+	defer os.Remove(pidFile)
+	args := []string{"exec", "--process", f.Name(), "--detach", "--pid-file", pidFile}
+	if opts.ConsoleSocket != "" {
+		args = append(args, "--console-socket", opts.ConsoleSocket)
+	}
+	if _, err := e.run(ctx, [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}, append(args, e.cfg.ID)...); err != nil {
+		return 0, err
+	}
+	pb, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("%s exec: no pid file: %w", filepath.Base(e.cfg.Runtime[0]), err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(pb), &pid); err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s exec: bad pid file %q", filepath.Base(e.cfg.Runtime[0]), pb)
+	}
+	return pid, nil
 }

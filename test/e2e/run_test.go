@@ -441,3 +441,25 @@ func TestCopy(t *testing.T) {
 	}
 	must(t, "rm", "cp-target")
 }
+
+// runc as a container's runtime (--runtime runc): run, exec, logs, stop.
+func TestRuncRuntime(t *testing.T) {
+	if _, err := exec.LookPath("runc"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("runc is not installed (apt-get install runc)")
+		}
+		t.Skip("runc is not installed")
+	}
+	if out := must(t, "run", "--rm", "--runtime", "runc", "busybox", "echo", "via runc"); out != "via runc\n" {
+		t.Errorf("run: %q", out)
+	}
+	must(t, "run", "-d", "--runtime", "runc", "--name", "runc-target", "busybox", "sleep", "60")
+	if out := must(t, "exec", "runc-target", "sh", "-c", "echo exec via runc; exit 0"); out != "exec via runc\n" {
+		t.Errorf("exec: %q", out)
+	}
+	if _, err := docker(nil, "exec", "runc-target", "sh", "-c", "exit 6"); exitCode(err) != 6 {
+		t.Errorf("exec exit code %d, want 6", exitCode(err))
+	}
+	must(t, "stop", "-t", "1", "runc-target")
+	must(t, "rm", "runc-target")
+}
