@@ -72,3 +72,12 @@ func (s *Server) putContainerArchive(w http.ResponseWriter, r *http.Request) err
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// getContainerChanges is GET /containers/{id}/changes (`docker diff`).
+func (s *Server) getContainerChanges(w http.ResponseWriter, r *http.Request) error {
+	changes, err := s.b.ContainerChanges(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, changes)
+}

@@ -80,6 +80,7 @@ type ContainerBackend interface {
 	ContainerStatPath(ctx context.Context, ref, path string) (*container.PathStat, error)
 	ContainerArchivePath(ctx context.Context, ref, path string, w io.Writer) error
 	ContainerExtractToDir(ctx context.Context, ref, path string, noOverwriteDirNonDir bool, r io.Reader) error
+	ContainerChanges(ctx context.Context, ref string) ([]container.FilesystemChange, error)
 }
 
 // ExecStartOptions are POST /exec/{id}/start's body and hijacked stream.

@@ -450,3 +450,10 @@ func (f *fakeBackend) ContainerArchivePath(ctx context.Context, ref, p string, w
 func (f *fakeBackend) ContainerExtractToDir(ctx context.Context, ref, p string, noOverwrite bool, r io.Reader) error {
 	return f.record("ContainerExtractToDir", ref, p)
 }
+
+func (f *fakeBackend) ContainerChanges(ctx context.Context, ref string) ([]container.FilesystemChange, error) {
+	if err := f.record("ContainerChanges", ref); err != nil {
+		return nil, err
+	}
+	return []container.FilesystemChange{{Kind: container.ChangeAdd, Path: "/new"}}, nil
+}

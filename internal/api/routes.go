@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	s.handle("HEAD /containers/{id}/archive", s.headContainerArchive)
 	s.handle("GET /containers/{id}/archive", s.getContainerArchive)
 	s.handle("PUT /containers/{id}/archive", s.putContainerArchive)
+	s.handle("GET /containers/{id}/changes", s.getContainerChanges)
 	s.handle("POST /exec/{id}/start", s.postExecStart)
 	s.handle("GET /exec/{id}/json", s.getExecJSON)
 	s.handle("POST /exec/{id}/resize", s.postExecResize)

@@ -14,8 +14,7 @@ import (
 // error says so.
 func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
-		"container changes (diff)": {"GET /containers/{id}/changes"},
-		"attach over websocket":    {"GET /containers/{id}/attach/ws"},
+		"attach over websocket": {"GET /containers/{id}/attach/ws"},
 		"networks": {
 			"GET /networks", "GET /networks/{id}", "POST /networks/create", "POST /networks/{id}/connect",
 			"POST /networks/{id}/disconnect", "DELETE /networks/{id}",

@@ -463,3 +463,14 @@ func TestRuncRuntime(t *testing.T) {
 	must(t, "stop", "-t", "1", "runc-target")
 	must(t, "rm", "runc-target")
 }
+
+func TestDiff(t *testing.T) {
+	must(t, "run", "--name", "differ", "busybox", "sh", "-c", "echo new > /added; echo x >> /etc/passwd; rm /bin/vi")
+	out := must(t, "diff", "differ")
+	for _, want := range []string{"A /added", "C /etc/passwd", "D /bin/vi", "C /etc"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("diff lacks %q:\n%s", want, out)
+		}
+	}
+	must(t, "rm", "differ")
+}
