@@ -24,32 +24,35 @@ func archivePath(r *http.Request) (string, error) {
 	return p, nil
 }
 
-// headContainerArchive is HEAD /containers/{id}/archive: the stat only.
-func (s *Server) headContainerArchive(w http.ResponseWriter, r *http.Request) error {
+// statArchivePath reads ?path= and sets the stat header for it.
+func (s *Server) statArchivePath(w http.ResponseWriter, r *http.Request) (string, error) {
 	p, err := archivePath(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	st, err := s.b.ContainerStatPath(r.Context(), r.PathValue("id"), p)
 	if err != nil {
-		return err
+		return "", err
 	}
 	setPathStat(w, st)
+	return p, nil
+}
+
+// headContainerArchive is HEAD /containers/{id}/archive: the stat only.
+func (s *Server) headContainerArchive(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.statArchivePath(w, r); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 // getContainerArchive is GET /containers/{id}/archive: a tar of the path.
 func (s *Server) getContainerArchive(w http.ResponseWriter, r *http.Request) error {
-	p, err := archivePath(r)
+	p, err := s.statArchivePath(w, r)
 	if err != nil {
 		return err
 	}
-	st, err := s.b.ContainerStatPath(r.Context(), r.PathValue("id"), p)
-	if err != nil {
-		return err
-	}
-	setPathStat(w, st)
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.WriteHeader(http.StatusOK)
 	if err := s.b.ContainerArchivePath(r.Context(), r.PathValue("id"), p, w); err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -27,33 +28,11 @@ func (s *Server) postContainerAttach(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	_, upgrade := r.Header["Upgrade"]
-	contentType := "application/vnd.docker.raw-stream"
-	if upgrade {
-		contentType = streamType(tty, version(r))
-	}
-	header := w.Header().Clone()
-	header.Del("Content-Type")
-
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	conn, brw, err := hijackStream(w, r, tty, "attach "+id)
 	if err != nil {
-		return fmt.Errorf("attach %s: hijack the connection: %w", id, err)
+		return err
 	}
 	defer conn.Close()
-	// The server's read deadline for headers must not cut a long session.
-	_ = conn.SetDeadline(time.Time{})
-
-	var head bytes.Buffer
-	if upgrade {
-		fmt.Fprintf(&head, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n", contentType)
-	} else {
-		fmt.Fprintf(&head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n", contentType)
-	}
-	_ = header.Write(&head)
-	head.WriteString("\r\n")
-	if _, err := conn.Write(head.Bytes()); err != nil {
-		return fmt.Errorf("attach %s: write the response header: %w", id, err)
-	}
 
 	opts := AttachOptions{
 		UseStdout: boolValue(q, "stdout"), UseStderr: boolValue(q, "stderr"),
@@ -76,6 +55,38 @@ func (s *Server) postContainerAttach(w http.ResponseWriter, r *http.Request) err
 		writeStderrText(conn, !tty, "Error attaching: "+err.Error()+"\n")
 	}
 	return nil
+}
+
+// hijackStream takes over the connection for a raw stream (attach, exec
+// start) and writes the response head: "101 UPGRADED" to a client that
+// asked to upgrade, "200 OK" to an older one, with the stream's type.
+func hijackStream(w http.ResponseWriter, r *http.Request, tty bool, what string) (net.Conn, *bufio.ReadWriter, error) {
+	_, upgrade := r.Header["Upgrade"]
+	contentType := "application/vnd.docker.raw-stream"
+	if upgrade {
+		contentType = streamType(tty, version(r))
+	}
+	header := w.Header().Clone()
+	header.Del("Content-Type")
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: hijack the connection: %w", what, err)
+	}
+	// The server's read deadline for headers must not cut a long session.
+	_ = conn.SetDeadline(time.Time{})
+	var head bytes.Buffer
+	if upgrade {
+		fmt.Fprintf(&head, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n", contentType)
+	} else {
+		fmt.Fprintf(&head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n", contentType)
+	}
+	_ = header.Write(&head)
+	head.WriteString("\r\n")
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("%s: write the response header: %w", what, err)
+	}
+	return conn, brw, nil
 }
 
 // stdinOf is the client's input: what the server already read past the

@@ -184,12 +184,7 @@ func (s *Server) postContainerUpdate(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) postContainerResize(w http.ResponseWriter, r *http.Request) error {
-	q := form(r)
-	h, err := dimension(q.Get("h"), "h")
-	if err != nil {
-		return err
-	}
-	wd, err := dimension(q.Get("w"), "w")
+	h, wd, err := terminalSize(r)
 	if err != nil {
 		return err
 	}
@@ -198,6 +193,17 @@ func (s *Server) postContainerResize(w http.ResponseWriter, r *http.Request) err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// terminalSize reads a resize request's h and w.
+func terminalSize(r *http.Request) (int, int, error) {
+	q := form(r)
+	h, err := dimension(q.Get("h"), "h")
+	if err != nil {
+		return 0, 0, err
+	}
+	wd, err := dimension(q.Get("w"), "w")
+	return h, wd, err
 }
 
 // dimension reads a terminal height or width: a number of cells that

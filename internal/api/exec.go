@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 )
@@ -49,30 +46,11 @@ func (s *Server) postExecStart(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.b.ContainerExecInspect(r.Context(), id); err != nil {
 		return err
 	}
-	_, upgrade := r.Header["Upgrade"]
-	contentType := "application/vnd.docker.raw-stream"
-	if upgrade {
-		contentType = streamType(req.Tty, version(r))
-	}
-	header := w.Header().Clone()
-	header.Del("Content-Type")
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	conn, brw, err := hijackStream(w, r, req.Tty, "exec "+id)
 	if err != nil {
-		return fmt.Errorf("exec %s: hijack the connection: %w", id, err)
+		return err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Time{})
-	var head bytes.Buffer
-	if upgrade {
-		fmt.Fprintf(&head, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n", contentType)
-	} else {
-		fmt.Fprintf(&head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n", contentType)
-	}
-	_ = header.Write(&head)
-	head.WriteString("\r\n")
-	if _, err := conn.Write(head.Bytes()); err != nil {
-		return fmt.Errorf("exec %s: write the response header: %w", id, err)
-	}
 	opts := ExecStartOptions{Tty: req.Tty, Stdin: stdinOf(conn, brw.Reader.Buffered(), brw.Reader), Stdout: conn}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		opts.CloseWrite = cw.CloseWrite
@@ -95,12 +73,7 @@ func (s *Server) getExecJSON(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postExecResize(w http.ResponseWriter, r *http.Request) error {
-	q := form(r)
-	h, err := dimension(q.Get("h"), "h")
-	if err != nil {
-		return err
-	}
-	wd, err := dimension(q.Get("w"), "w")
+	h, wd, err := terminalSize(r)
 	if err != nil {
 		return err
 	}
