@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
 
 	"github.com/gorae/gorae/internal/api"
@@ -27,8 +29,9 @@ func daemonCommand() *cobra.Command {
 		cfg        daemon.Config
 		configFile string
 		hosts      []string
-		tlsVerify  bool
+		tlsOpts    tlsOptions
 		insecure   bool
+		ulimits    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -36,11 +39,27 @@ func daemonCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var fileCfg daemon.Config
-			if err := daemon.LoadConfigFile(configFile, &fileCfg); err != nil {
+			err := daemon.LoadConfigFile(configFile, &fileCfg)
+			if err != nil {
+				return err
+			}
+			var fileTLS tlsOptions
+			if err := daemon.LoadConfigFile(configFile, &fileTLS); err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			for name, p := range map[string]*string{"tlscacert": &tlsOpts.CACert, "tlscert": &tlsOpts.Cert, "tlskey": &tlsOpts.Key} {
+				if !fl.Changed(name) {
+					*p = map[string]string{"tlscacert": fileTLS.CACert, "tlscert": fileTLS.Cert, "tlskey": fileTLS.Key}[name]
+				}
+			}
+			tlsOpts.TLS = tlsOpts.TLS || (!fl.Changed("tls") && fileTLS.TLS)
+			tlsOpts.Verify = tlsOpts.Verify || (!fl.Changed("tlsverify") && fileTLS.Verify)
+			tlsCfg, err := tlsOpts.config()
+			if err != nil {
 				return err
 			}
 			// Flags override the file.
-			fl := cmd.Flags()
 			if !fl.Changed("data-root") {
 				cfg.DataRoot = fileCfg.DataRoot
 			}
@@ -53,7 +72,16 @@ func daemonCommand() *cobra.Command {
 			if !fl.Changed("default-runtime") {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
+			if !fl.Changed("seccomp-profile") {
+				cfg.SeccompProfile = fileCfg.SeccompProfile
+			}
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
+			cfg.DefaultUlimits = fileCfg.DefaultUlimits
+			if len(ulimits) > 0 {
+				if cfg.DefaultUlimits, err = parseUlimits(ulimits); err != nil {
+					return err
+				}
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -65,7 +93,7 @@ func daemonCommand() *cobra.Command {
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-			return runDaemon(cmd.Context(), cfg, hosts, insecure)
+			return runDaemon(cmd.Context(), cfg, hosts, listenOptions{insecure: insecure, tls: tlsCfg})
 		},
 	}
 	fl := cmd.Flags()
@@ -75,12 +103,24 @@ func daemonCommand() *cobra.Command {
 	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; tcp needs TLS or --insecure-tcp)")
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
-	fl.BoolVar(&tlsVerify, "tlsverify", false, "TLS for tcp listeners (not supported yet)")
+	fl.StringVar(&cfg.SeccompProfile, "seccomp-profile", "", "seccomp profile for containers: builtin, unconfined or a file in Docker's format")
+	fl.StringArrayVar(&ulimits, "default-ulimit", nil, "default ulimit for containers, NAME=SOFT[:HARD] (repeatable)")
+	fl.BoolVar(&tlsOpts.TLS, "tls", false, "serve tcp listeners over TLS (implied by --tlsverify)")
+	fl.BoolVar(&tlsOpts.Verify, "tlsverify", false, "TLS, and only clients with a certificate signed by --tlscacert get in")
+	fl.StringVar(&tlsOpts.CACert, "tlscacert", "", "CA that signs client certificates (default ~/.docker/ca.pem)")
+	fl.StringVar(&tlsOpts.Cert, "tlscert", "", "server certificate (default ~/.docker/cert.pem)")
+	fl.StringVar(&tlsOpts.Key, "tlskey", "", "server key (default ~/.docker/key.pem)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
 	return cmd
 }
 
-func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, insecure bool) error {
+// listenOptions say how tcp addresses may be served.
+type listenOptions struct {
+	insecure bool
+	tls      *tls.Config
+}
+
+func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, lo listenOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.New(ctx, cfg)
@@ -90,7 +130,7 @@ func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, insecure 
 	defer d.Close()
 	var ls []net.Listener
 	for _, h := range hosts {
-		l, err := listen(h, insecure)
+		l, err := listen(h, lo)
 		if err != nil {
 			for _, l := range ls {
 				l.Close()
@@ -108,7 +148,7 @@ func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, insecure 
 
 // listen opens one -H address. A unix socket is 0660, group "gorae" if
 // that group exists, else root only.
-func listen(addr string, insecure bool) (net.Listener, error) {
+func listen(addr string, lo listenOptions) (net.Listener, error) {
 	proto, rest, ok := strings.Cut(addr, "://")
 	if !ok {
 		return nil, fmt.Errorf("-H %q: want unix:///path or tcp://host:port", addr)
@@ -137,10 +177,37 @@ func listen(addr string, insecure bool) (net.Listener, error) {
 		os.Chmod(rest, 0o660)
 		return l, nil
 	case "tcp":
-		if !insecure {
-			return nil, errors.New("a tcp listener without TLS gives root to anyone who reaches it: TLS is not supported yet, so pass --insecure-tcp to accept that, or use a unix socket")
+		if lo.tls != nil {
+			l, err := net.Listen("tcp", rest)
+			if err != nil {
+				return nil, fmt.Errorf("listen on %s: %w", rest, err)
+			}
+			return tls.NewListener(l, lo.tls), nil
 		}
+		if !lo.insecure {
+			return nil, errors.New("a tcp listener without TLS gives root to anyone who reaches it: use --tlsverify with --tlscacert/--tlscert/--tlskey, or pass --insecure-tcp to accept that, or use a unix socket")
+		}
+		slog.Warn("API on plain tcp: anyone who reaches " + rest + " is root on this host")
 		return net.Listen("tcp", rest)
 	}
 	return nil, fmt.Errorf("-H %q: unsupported protocol %q", addr, proto)
+}
+
+// parseUlimits reads --default-ulimit NAME=SOFT[:HARD] as dockerd does.
+func parseUlimits(in []string) (map[string]*container.Ulimit, error) {
+	out := map[string]*container.Ulimit{}
+	for _, s := range in {
+		name, val, ok := strings.Cut(s, "=")
+		soft, hard, hasHard := strings.Cut(val, ":")
+		sv, err1 := strconv.ParseInt(soft, 10, 64)
+		hv, err2 := sv, error(nil)
+		if hasHard {
+			hv, err2 = strconv.ParseInt(hard, 10, 64)
+		}
+		if !ok || name == "" || err1 != nil || err2 != nil || sv > hv {
+			return nil, fmt.Errorf("--default-ulimit %q: want NAME=SOFT[:HARD] with SOFT <= HARD", s)
+		}
+		out[name] = &container.Ulimit{Name: name, Soft: sv, Hard: hv}
+	}
+	return out, nil
 }

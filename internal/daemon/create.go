@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"math/big"
 	"strings"
 
@@ -48,6 +49,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	if _, err := d.runtimeArgv(hc.Runtime); err != nil {
 		return resp, errdefs.InvalidParameter(err)
+	}
+	// What start would refuse (a bad seccomp profile, capability,
+	// security option …) is refused now, before anything is made.
+	if _, err := renderSpec(d.specInput(strings.Repeat("0", 64), "/", merged, hc, specs.User{})); err != nil {
+		return resp, err
 	}
 	generated := name == ""
 	if generated {

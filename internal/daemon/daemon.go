@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	ctrtypes "github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 
 	"github.com/gorae/gorae/internal/container"
@@ -39,6 +40,12 @@ type Config struct {
 	DefaultRuntime string                   `json:"default-runtime,omitempty"`
 	Runtimes       map[string]RuntimeConfig `json:"runtimes,omitempty"`
 	LiveRestore    bool                     `json:"live-restore,omitempty"`
+	// SeccompProfile: "builtin" (default), "unconfined", or the path of a
+	// profile in Docker's JSON format, read once at start.
+	SeccompProfile string `json:"seccomp-profile,omitempty"`
+	// DefaultUlimits apply to every container that does not set the same
+	// limit itself (daemon.json "default-ulimits", Docker's shape).
+	DefaultUlimits map[string]*ctrtypes.Ulimit `json:"default-ulimits,omitempty"`
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 }
@@ -63,7 +70,7 @@ func (c *Config) Defaults() {
 }
 
 // LoadConfigFile reads a daemon.json; a missing file is no error.
-func LoadConfigFile(path string, c *Config) error {
+func LoadConfigFile(path string, c any) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -88,6 +95,8 @@ type Daemon struct {
 	containers *container.Store
 	events     *eventLog
 	cgroupV2   bool
+	// seccompProfile is daemon.json's seccomp-profile, read (specInput).
+	seccompProfile string
 
 	mu sync.Mutex
 	// attachWaiters are attaches made before start; start connects them
@@ -136,6 +145,9 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 		return nil, err
 	}
 	if d.containers, err = container.Open(filepath.Join(cfg.DataRoot, "containers")); err != nil {
+		return nil, err
+	}
+	if d.seccompProfile, err = loadSeccompProfile(cfg.SeccompProfile); err != nil {
 		return nil, err
 	}
 	d.restore(ctx)

@@ -96,7 +96,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return err
 	}
-	spec, err := renderSpec(specInput{ID: c.ID, Rootfs: rootfs, Config: c.Config, HostConfig: c.HostConfig, User: user, CgroupV2: d.cgroupV2, InitBinary: d.cfg.Self})
+	spec, err := renderSpec(d.specInput(c.ID, rootfs, c.Config, c.HostConfig, user))
 	if err != nil {
 		return err
 	}

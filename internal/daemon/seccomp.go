@@ -1,8 +1,58 @@
 package daemon
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gorae/gorae/internal/errdefs"
+	rtseccomp "github.com/gorae/gorae/internal/runtime/seccomp"
 )
+
+// loadSeccompProfile reads daemon.json's seccomp-profile and checks it
+// compiles, so a bad file stops the daemon at start rather than every
+// container at its start.
+func loadSeccompProfile(path string) (string, error) {
+	switch path {
+	case "", "builtin", "unconfined":
+		return path, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("seccomp-profile: %w", err)
+	}
+	probe := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: defaultCaps}}, Linux: &specs.Linux{}}
+	if _, err := seccompFor(string(b), probe); err != nil {
+		return "", fmt.Errorf("seccomp-profile %s: %w", path, err)
+	}
+	return string(b), nil
+}
+
+// seccompFor compiles the profile a container runs with: "" or "builtin"
+// is gorae's default, "unconfined" none, anything else a profile in
+// Docker's JSON format. Its includes/excludes are judged against the
+// capabilities s already holds.
+func seccompFor(profile string, s *specs.Spec) (*specs.LinuxSeccomp, error) {
+	switch strings.TrimSpace(profile) {
+	case "", "builtin":
+		return defaultSeccomp(s.Process.Capabilities.Bounding), nil
+	case "unconfined":
+		return nil, nil
+	}
+	sc, err := seccomp.LoadProfile(profile, s)
+	if err == nil {
+		// Unknown actions and syscalls are found by compiling, as our
+		// runtime would at start.
+		_, err = rtseccomp.Compile(sc)
+	}
+	if err != nil {
+		return nil, errdefs.InvalidParameter(fmt.Errorf("seccomp profile: %w (want Docker's profile format: defaultAction, syscalls …)", err))
+	}
+	return sc, nil
+}
 
 // gorae's default seccomp profile. Docker's default is an allowlist of
 // ~350 syscalls; this one is the converse, written from the kernel's

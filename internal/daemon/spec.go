@@ -60,8 +60,18 @@ type specInput struct {
 	// CgroupV2 decides the default cgroup namespace mode, as Docker does
 	// (private on v2, host on v1).
 	CgroupV2 bool
-	// Seccomp replaces the default profile (defaultSeccomp) when set.
-	Seccomp *specs.LinuxSeccomp
+	// SeccompProfile is the daemon's profile for containers that name
+	// none: "" or "builtin" (defaultSeccomp), "unconfined", or a profile
+	// in Docker's JSON format (daemon.json seccomp-profile).
+	SeccompProfile string
+	// DefaultUlimits are daemon.json's, for limits the container leaves unset.
+	DefaultUlimits map[string]*ctr.Ulimit
+}
+
+// specInput gathers what renderSpec needs for container id.
+func (d *Daemon) specInput(id, rootfs string, cfg *ctr.Config, hc *ctr.HostConfig, user specs.User) specInput {
+	return specInput{ID: id, Rootfs: rootfs, Config: cfg, HostConfig: hc, User: user, CgroupV2: d.cgroupV2,
+		InitBinary: d.cfg.Self, SeccompProfile: d.seccompProfile, DefaultUlimits: d.cfg.DefaultUlimits}
 }
 
 // renderSpec turns Docker's container configuration into an OCI spec.
@@ -119,23 +129,50 @@ func renderSpec(in specInput) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sbin/docker-init", Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro"}})
 		s.Process.Args = append([]string{"/sbin/docker-init", "--"}, s.Process.Args...)
 	}
-	if err := setSecurity(s, hc, in.Seccomp); err != nil {
+	if err := setSecurity(s, hc, in.SeccompProfile); err != nil {
 		return nil, err
 	}
 	if err := setResources(s.Linux.Resources, hc); err != nil {
 		return nil, err
 	}
 	setDevices(s, hc)
-	for _, u := range hc.Ulimits {
-		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{
-			Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard),
-		})
-	}
+	s.Process.Rlimits = rlimits(hc.Ulimits, in.DefaultUlimits)
 	if hc.OomScoreAdj != 0 {
 		adj := hc.OomScoreAdj
 		s.Process.OOMScoreAdj = &adj
 	}
 	return s, nil
+}
+
+// rlimits are the container's ulimits, then the daemon's defaults for
+// the names it did not set.
+func rlimits(own []*ctr.Ulimit, defaults map[string]*ctr.Ulimit) []specs.POSIXRlimit {
+	var out []specs.POSIXRlimit
+	set := map[string]bool{}
+	add := func(u *ctr.Ulimit) {
+		if u == nil || set[strings.ToLower(u.Name)] {
+			return
+		}
+		name := strings.ToLower(u.Name)
+		set[name] = true
+		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	for _, u := range own {
+		add(u)
+	}
+	names := make([]string, 0, len(defaults))
+	for n := range defaults {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		u := *defaults[n]
+		if u.Name == "" {
+			u.Name = n
+		}
+		add(&u)
+	}
+	return out
 }
 
 // commandLine applies Docker's rule: the entrypoint, then the command.
@@ -348,7 +385,7 @@ func mergeMounts(defaults, user []specs.Mount) []specs.Mount {
 	return out
 }
 
-func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccomp *specs.LinuxSeccomp) error {
+func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccompProfile string) error {
 	caps := append([]string(nil), defaultCaps...)
 	if hc.Privileged {
 		caps = append([]string(nil), allCaps...)
@@ -361,12 +398,6 @@ func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccomp *specs.LinuxSeccomp)
 		s.Linux.ReadonlyPaths = append([]string(nil), defaultReadonlyPaths...)
 	}
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
-	if !hc.Privileged {
-		if seccomp == nil {
-			seccomp = defaultSeccomp(caps)
-		}
-		s.Linux.Seccomp = seccomp
-	}
 	for _, opt := range hc.SecurityOpt {
 		k, v, _ := strings.Cut(opt, "=")
 		if k == opt && strings.Contains(opt, ":") {
@@ -377,11 +408,11 @@ func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccomp *specs.LinuxSeccomp)
 		case "no-new-privileges":
 			s.Process.NoNewPrivileges = v == "" || v == "true"
 		case "seccomp":
-			if v == "unconfined" {
-				s.Linux.Seccomp = nil
-				continue
+			// The docker CLI sends a profile file's content, not its path.
+			seccompProfile = v
+			if v == "" {
+				return errdefs.InvalidParameter(errors.New("--security-opt seccomp= needs unconfined, builtin or a profile"))
 			}
-			return errdefs.NotImplemented(fmt.Errorf("security-opt seccomp=%s: custom profiles are not supported yet (unconfined is)", v))
 		case "apparmor":
 			if v != "unconfined" {
 				s.Process.ApparmorProfile = v
@@ -391,6 +422,15 @@ func setSecurity(s *specs.Spec, hc *ctr.HostConfig, seccomp *specs.LinuxSeccomp)
 			return errdefs.InvalidParameter(fmt.Errorf("invalid --security-opt: %q", opt))
 		}
 	}
+	// Privileged containers run without a filter, as in Docker.
+	if hc.Privileged {
+		return nil
+	}
+	sc, err := seccompFor(seccompProfile, s)
+	if err != nil {
+		return err
+	}
+	s.Linux.Seccomp = sc
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,5 +221,57 @@ func TestDefaultSeccompFollowsCapabilities(t *testing.T) {
 	}
 	if s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{Privileged: true}); s.Linux.Seccomp != nil {
 		t.Error("privileged containers run unconfined, as Docker's")
+	}
+}
+
+// A profile in Docker's format, as the docker CLI sends it (the file's
+// content in --security-opt seccomp=…): includes are judged against the
+// container's capabilities.
+func TestCustomSeccompProfile(t *testing.T) {
+	profile := `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+		{"names":["mkdirat","mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+		{"names":["chroot"],"action":"SCMP_ACT_ERRNO","includes":{"caps":["CAP_SYS_CHROOT"]}}]}`
+	names := func(s *specs.Spec) string {
+		var out []string
+		for _, r := range s.Linux.Seccomp.Syscalls {
+			out = append(out, r.Names...)
+		}
+		return strings.Join(out, ",")
+	}
+	s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{SecurityOpt: []string{"seccomp=" + profile}})
+	if s.Linux.Seccomp.DefaultAction != specs.ActAllow || names(s) != "mkdirat,mkdir,chroot" {
+		t.Errorf("profile with CAP_SYS_CHROOT: %+v", s.Linux.Seccomp)
+	}
+	s = render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{SecurityOpt: []string{"seccomp=" + profile}, CapDrop: []string{"SYS_CHROOT"}})
+	if names(s) != "mkdirat,mkdir" {
+		t.Errorf("profile without CAP_SYS_CHROOT: %s", names(s))
+	}
+	if s := render(t, &ctr.Config{Cmd: []string{"x"}}, &ctr.HostConfig{SecurityOpt: []string{"seccomp=builtin"}}); s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow {
+		t.Error("seccomp=builtin is the default profile")
+	}
+	for _, bad := range []string{"seccomp={", `seccomp={"defaultAction":"SCMP_ACT_BOGUS"}`, "seccomp="} {
+		_, err := renderSpec(specInput{ID: strings.Repeat("a", 64), Rootfs: "/r", Config: &ctr.Config{Cmd: []string{"x"}}, HostConfig: &ctr.HostConfig{SecurityOpt: []string{bad}}})
+		if !errdefs.IsInvalidParameter(err) {
+			t.Errorf("%s: want a bad-parameter error, got %v", bad, err)
+		}
+	}
+	// The daemon's profile applies to containers that name none.
+	in := specInput{ID: strings.Repeat("a", 64), Rootfs: "/r", Config: &ctr.Config{Cmd: []string{"x"}}, HostConfig: &ctr.HostConfig{}, SeccompProfile: "unconfined"}
+	if s, err := renderSpec(in); err != nil || s.Linux.Seccomp != nil {
+		t.Errorf("daemon seccomp-profile unconfined: %v %+v", err, s.Linux.Seccomp)
+	}
+}
+
+func TestDefaultUlimits(t *testing.T) {
+	in := specInput{ID: strings.Repeat("a", 64), Rootfs: "/r", Config: &ctr.Config{Cmd: []string{"x"}},
+		HostConfig:     &ctr.HostConfig{Resources: ctr.Resources{Ulimits: []*ctr.Ulimit{{Name: "nofile", Soft: 100, Hard: 200}}}},
+		DefaultUlimits: map[string]*ctr.Ulimit{"nofile": {Name: "nofile", Soft: 1, Hard: 2}, "nproc": {Soft: 50, Hard: 60}}}
+	s, err := renderSpec(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(s.Process.Rlimits)
+	if got != "[{RLIMIT_NOFILE 200 100} {RLIMIT_NPROC 60 50}]" {
+		t.Errorf("rlimits: the container's own, then the daemon's for the rest: %s", got)
 	}
 }
