@@ -2,7 +2,6 @@
 GO      ?= go
 BIN     := bin/gorae
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all build deps quickstart demo test test-unit vet fmt bench bench-quick clean
@@ -12,8 +11,11 @@ all: build
 deps:
 	@sh scripts/install-deps.sh
 
+# bin/gorae is the small runtime front with the whole engine embedded
+# (scripts/build.sh; cmd/gorae-front says why). `go build ./cmd/gorae`
+# alone gives the engine as one plain binary.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gorae
+	sh scripts/build.sh $(BIN) $(VERSION)
 
 # The main job: install, build, run a busybox container.
 quickstart: deps build demo

@@ -228,7 +228,7 @@ func (b *bench) buildGorae() {
 	}
 	b.gorae = filepath.Join(b.repo, "bin", "gorae")
 	b.logf("building %s", b.gorae)
-	_, err := b.run(cmd{name: "go", args: []string{"-C", b.repo, "build", "-o", b.gorae, "./cmd/gorae"}, timeout: 5 * time.Minute})
+	_, err := b.run(cmd{name: "sh", args: []string{filepath.Join(b.repo, "scripts", "build.sh"), b.gorae}, timeout: 5 * time.Minute})
 	if err != nil {
 		b.goraeErr = fmt.Errorf("build: %w", err)
 		b.logf("gorae %v", b.goraeErr)

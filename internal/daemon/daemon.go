@@ -48,6 +48,10 @@ type Config struct {
 	DefaultUlimits map[string]*ctrtypes.Ulimit `json:"default-ulimits,omitempty"`
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
+	// Front is the small binary that ships as bin/gorae and carries the
+	// engine (cmd/gorae-front): it runs `gorae runtime` and docker-init
+	// without the engine's start-up cost. Self when there is none.
+	Front string `json:"-"`
 }
 
 // Defaults fills what Config leaves empty.
@@ -66,6 +70,17 @@ func (c *Config) Defaults() {
 	}
 	if c.Self == "" {
 		c.Self, _ = os.Executable()
+	}
+	if c.Front == "" {
+		// The front tells the engine it execs where it is.
+		if f := os.Getenv("GORAE_FRONT"); f != "" {
+			if _, err := os.Stat(f); err == nil {
+				c.Front = f
+			}
+		}
+	}
+	if c.Front == "" {
+		c.Front = c.Self
 	}
 }
 
@@ -199,7 +214,7 @@ func (d *Daemon) runtimeArgv(name string) ([]string, error) {
 	}
 	switch name {
 	case "gorae":
-		return []string{d.cfg.Self, "runtime"}, nil
+		return []string{d.cfg.Front, "runtime"}, nil
 	case "runc", "crun":
 		return []string{name}, nil
 	}

@@ -71,7 +71,7 @@ type specInput struct {
 // specInput gathers what renderSpec needs for container id.
 func (d *Daemon) specInput(id, rootfs string, cfg *ctr.Config, hc *ctr.HostConfig, user specs.User) specInput {
 	return specInput{ID: id, Rootfs: rootfs, Config: cfg, HostConfig: hc, User: user, CgroupV2: d.cgroupV2,
-		InitBinary: d.cfg.Self, SeccompProfile: d.seccompProfile, DefaultUlimits: d.cfg.DefaultUlimits}
+		InitBinary: d.cfg.Front, SeccompProfile: d.seccompProfile, DefaultUlimits: d.cfg.DefaultUlimits}
 }
 
 // renderSpec turns Docker's container configuration into an OCI spec.

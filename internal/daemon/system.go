@@ -71,7 +71,7 @@ func (d *Daemon) Info(ctx context.Context) (*system.Info, error) {
 		cgv = "2"
 	}
 	runtimes := map[string]system.RuntimeWithStatus{
-		"gorae": {Runtime: system.Runtime{Path: d.cfg.Self, Args: []string{"runtime"}}},
+		"gorae": {Runtime: system.Runtime{Path: d.cfg.Front, Args: []string{"runtime"}}},
 		"runc":  {Runtime: system.Runtime{Path: "runc"}},
 		"crun":  {Runtime: system.Runtime{Path: "crun"}},
 	}

@@ -17,10 +17,12 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// BuildGorae builds cmd/gorae, static, into dir and returns its path.
+// BuildGorae builds gorae as `make build` does, static, into dir and
+// returns its path.
 func BuildGorae(dir string) (string, error) {
 	bin := filepath.Join(dir, "gorae")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/gorae")
+	// What ships: the front with the engine embedded (scripts/build.sh).
+	build := exec.Command("sh", "scripts/build.sh", bin)
 	build.Dir = RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
