@@ -195,12 +195,18 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		cmd.Wait()
 	})
 	c.Pid = cmd.Process.Pid
+	// Init decodes its configuration while we place it in its cgroup; it
+	// does nothing else until told it is there.
+	c.Cgroups = cg.Paths()
+	ic.CgroupPaths = c.Cgroups
+	sc := newSyncConn(parentSync)
+	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
+		return nil, err
+	}
 	if err := cg.Apply(c.Pid); err != nil {
 		return nil, fmt.Errorf("put init (pid %d) in its cgroup: %w", c.Pid, err)
 	}
 	undo = append(undo, func() { cg.Destroy() })
-	c.Cgroups = cg.Paths()
-	ic.CgroupPaths = c.Cgroups
 	if spec.Linux != nil && spec.Linux.Resources != nil {
 		if err := cg.Set(withDefaultDevices(spec.Linux.Resources)); err != nil {
 			return nil, fmt.Errorf("set cgroup limits: %w", err)
@@ -210,10 +216,8 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		setOOMScoreAdj(c.Pid, *spec.Process.OOMScoreAdj)
 	}
 	trace("cgroup applied")
-
-	sc := newSyncConn(parentSync)
-	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
-		return nil, err
+	if err := sc.send(syncMsg{Type: msgCgrouped}); err != nil {
+		return nil, initDied(cmd, err)
 	}
 	for done := false; !done; {
 		m, err := sc.recv()

@@ -73,6 +73,12 @@ func Init() int {
 
 func initContainer(sc *syncConn, ic *initConfig) error {
 	spec := ic.Spec
+	// Nothing is made before we are in the container's cgroup, so it is
+	// all accounted, and a cgroup namespace is rooted there.
+	if m, err := sc.recv(); err != nil || m.Type != msgCgrouped {
+		return fmt.Errorf("wait to be placed in the cgroup: %v %s", err, m.Error)
+	}
+	phase("in cgroup")
 	if err := joinNamespaces(ic.Join); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ const (
 
 const (
 	msgConfig    = "config"     // parent → child: what to build
+	msgCgrouped  = "cgrouped"   // parent → child (create): you are in your cgroup
 	msgHooks     = "hooks"      // child → parent: run prestart/createRuntime now
 	msgHooksDone = "hooks-done" // parent → child
 	msgReady     = "ready"      // child → parent: set up, waiting for start
