@@ -43,6 +43,8 @@ func (e *engine) cmd(args ...string) cmd {
 // rss is the engine's resident memory in MiB and the number of processes.
 func (e *engine) rss() (float64, int) { return rssMiB(e.pid, e.dir) }
 
+func (e *engine) pss() float64 { return pssMiB(e.pid, e.dir) }
+
 // engineSlot caches an engine's start: the engine, or the value every figure
 // that needs it reports instead.
 type engineSlot struct {

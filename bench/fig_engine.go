@@ -110,36 +110,40 @@ func idleRSS(b *bench) []row {
 }
 
 // containerMemory: what one more running container costs the engine: the
-// growth of the engine's RSS (daemon, shims or conmon; not the containers'
-// own processes) with N `sleep` containers running, divided by N.
+// growth of the engine's memory (daemon, shims or conmon; not the
+// containers' own processes) with N `sleep` containers running, divided by
+// N — as RSS, which counts a binary's shared code once per process, and as
+// PSS, which shares it out.
 func containerMemory(b *bench) []row {
 	n := b.sz.perCtr
-	fig := fmt.Sprintf("engine memory per running container (%d × sleep, RSS delta / %d)", n, n)
-	v := map[string]value{}
+	rssFig := fmt.Sprintf("engine memory per running container (%d × sleep, RSS delta / %d)", n, n)
+	pssFig := fmt.Sprintf("engine memory per running container (%d × sleep, PSS delta / %d)", n, n)
+	rss, pss := map[string]value{}, map[string]value{}
 	for _, name := range engineNames {
 		e, why := b.engine(name)
 		if e == nil {
-			v[name] = why
+			rss[name], pss[name] = why, why
 			continue
 		}
-		v[name] = b.perContainer(e, n)
+		rss[name], pss[name] = b.perContainer(e, n)
 	}
-	return vsPeers(fig, v, lessThanPeer, "docker", "podman")
+	return append(vsPeers(rssFig, rss, lessThanPeer, "docker", "podman"), vsPeers(pssFig, pss, lessThanPeer, "docker", "podman")...)
 }
 
-func (b *bench) perContainer(e *engine, n int) value {
-	sample := func() float64 {
-		var xs []float64
+func (b *bench) perContainer(e *engine, n int) (rss, pss value) {
+	sample := func() (float64, float64) {
+		var xs, ys []float64
 		for i := 0; i < 3; i++ {
 			mib, _ := e.rss()
 			xs = append(xs, mib)
+			ys = append(ys, e.pss())
 			if i < 2 {
 				b.sleep(500 * time.Millisecond)
 			}
 		}
-		return quantile(xs, 0.5)
+		return quantile(xs, 0.5), quantile(ys, 0.5)
 	}
-	before := sample()
+	rssBefore, pssBefore := sample()
 	var ids []string
 	defer func() { b.removeContainers(e, ids) }()
 	for i := 0; i < n; i++ {
@@ -147,14 +151,16 @@ func (b *bench) perContainer(e *engine, n int) value {
 		c.timeout = time.Minute
 		out, err := b.output(c)
 		if err != nil {
-			return failed(fmt.Errorf("run -d: %w", err))
+			f := failed(fmt.Errorf("run -d: %w", err))
+			return f, f
 		}
 		ids = append(ids, lastField(out))
 	}
 	b.sleep(2 * time.Second)
-	after := sample()
-	b.logf("container-memory: %s: %.1f MiB idle, %.1f MiB with %d running", e.name, before, after, n)
-	return value{samples: []float64{(after - before) / float64(n)}, unit: "MiB"}
+	rssAfter, pssAfter := sample()
+	b.logf("container-memory: %s: RSS %.1f MiB idle, %.1f MiB with %d running; PSS %.1f → %.1f MiB", e.name, rssBefore, rssAfter, n, pssBefore, pssAfter)
+	return value{samples: []float64{(rssAfter - rssBefore) / float64(n)}, unit: "MiB"},
+		value{samples: []float64{(pssAfter - pssBefore) / float64(n)}, unit: "MiB"}
 }
 
 // parallel50: N `run -d busybox sleep` started at once (one CLI process

@@ -128,6 +128,17 @@ func rssMiB(daemonPID int, dir string) (float64, int) {
 	return float64(kib) / 1024, len(ps)
 }
 
+// pssMiB is rssMiB with proportional set sizes: pages shared between the
+// engine's processes (a binary's code mapped by every shim) count once
+// across them rather than once in each.
+func pssMiB(daemonPID int, dir string) float64 {
+	var kib int64
+	for _, p := range engineProcs(daemonPID, dir) {
+		kib += statusKiB(fmt.Sprintf("/proc/%d/smaps_rollup", p.pid), "Pss:")
+	}
+	return float64(kib) / 1024
+}
+
 // killUnder SIGKILLs the processes left over whose command line names dir:
 // only things this run started (directly or through its daemons) name it.
 func killUnder(dir string) error {

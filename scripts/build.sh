@@ -1,8 +1,9 @@
 #!/bin/sh
 # build.sh OUT [VERSION]: the gorae binary that ships. The engine
-# (cmd/gorae) is built first and embedded in the small front
-# (cmd/gorae-front) that runs the OCI runtime itself and execs the engine
-# for everything else; see cmd/gorae-front/main.go for why.
+# (cmd/gorae) and the per-container monitor (cmd/gorae-shim) are built
+# first and embedded in the small front (cmd/gorae-front) that runs the OCI
+# runtime itself and execs the engine for everything else; see
+# cmd/gorae-front/main.go for why.
 set -eu
 out=$1
 version=${2:-dev}
@@ -11,7 +12,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export CGO_ENABLED=0
 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp/engine" ./cmd/gorae
+go build -trimpath -ldflags "-s -w" -o "$tmp/shim" ./cmd/gorae-shim
 digest=$(sha256sum "$tmp/engine" | cut -c1-64)
-printf '{"Replace":{"%s/cmd/gorae-front/engine.bin":"%s/engine"}}\n' "$(pwd)" "$tmp" >"$tmp/overlay.json"
+shimdigest=$(sha256sum "$tmp/shim" | cut -c1-64)
+front=$(pwd)/cmd/gorae-front
+printf '{"Replace":{"%s/engine.bin":"%s/engine","%s/shim.bin":"%s/shim"}}\n' "$front" "$tmp" "$front" "$tmp" >"$tmp/overlay.json"
 go build -trimpath -overlay "$tmp/overlay.json" -tags embedengine \
-	-ldflags "-s -w -X main.version=$version -X main.engineDigest=$digest" -o "$out" ./cmd/gorae-front
+	-ldflags "-s -w -X main.version=$version -X main.engineDigest=$digest -X main.shimDigest=$shimdigest" -o "$out" ./cmd/gorae-front

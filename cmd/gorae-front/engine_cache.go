@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,24 +18,24 @@ func cacheDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("gorae-%d", os.Geteuid()))
 }
 
-// engineFile returns the path of the engine binary in dir, writing it
+// engineFile returns the path of the named embedded binary in dir, writing it
 // there first unless a complete copy, owned by us and writable by no one
 // else, is already there. Writes are crash-safe: temp file, fsync,
 // rename, so a killed extraction leaves no half binary under the name.
-func engineFile(dir string, bin []byte, digest string) (string, error) {
+func engineFile(dir, name string, bin []byte, digest string) (string, error) {
 	if len(digest) < 16 {
-		return "", errors.New("this gorae was built without its engine's digest: build it with `make build`")
+		return "", fmt.Errorf("this gorae was built without its %s's digest: build it with `make build`", name)
 	}
-	path := filepath.Join(dir, "engine-"+digest[:16])
+	path := filepath.Join(dir, name+"-"+digest[:16])
 	if fi, err := os.Stat(path); err == nil && trusted(fi) && fi.Size() == int64(len(bin)) {
 		return path, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create the engine cache %s: %w", dir, err)
+		return "", fmt.Errorf("create the cache %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, ".engine-*")
+	f, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
-		return "", fmt.Errorf("write the engine to %s: %w", dir, err)
+		return "", fmt.Errorf("write the %s to %s: %w", name, dir, err)
 	}
 	defer os.Remove(f.Name())
 	_, err = f.Write(bin)
@@ -53,7 +52,7 @@ func engineFile(dir string, bin []byte, digest string) (string, error) {
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		return "", fmt.Errorf("write the engine to %s: %w", path, err)
+		return "", fmt.Errorf("write the %s to %s: %w", name, path, err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

@@ -11,7 +11,7 @@ func TestEngineFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	bin := []byte("#!/bin/sh\necho engine\n")
 	const digest = "0123456789abcdef0123"
-	p, err := engineFile(dir, bin, digest)
+	p, err := engineFile(dir, "engine", bin, digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestEngineFile(t *testing.T) {
 		func() { os.Chmod(p, 0o777) },
 	} {
 		spoil()
-		if p2, err := engineFile(dir, bin, digest); err != nil || p2 != p {
+		if p2, err := engineFile(dir, "engine", bin, digest); err != nil || p2 != p {
 			t.Fatal(p2, err)
 		}
 		fi, _ := os.Stat(p)
@@ -39,7 +39,7 @@ func TestEngineFile(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("temp files left: %v", ents)
 	}
-	if _, err := engineFile(dir, bin, ""); err == nil {
+	if _, err := engineFile(dir, "engine", bin, ""); err == nil {
 		t.Error("no digest must be an error")
 	}
 }

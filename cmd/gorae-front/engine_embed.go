@@ -16,18 +16,30 @@ import (
 //go:embed engine.bin
 var engine []byte
 
-var engineDigest string
+// shim is cmd/gorae-shim, the per-container monitor, embedded the same way.
+//
+//go:embed shim.bin
+var shim []byte
 
-// execEngine replaces this process with the engine, written once per
-// engine digest to a cache directory and reused by every later command.
+var engineDigest, shimDigest string
+
+// execEngine replaces this process with the engine, written (with the
+// shim) once per digest to a cache directory and reused by every later
+// command.
 func execEngine(argv []string) error {
-	path, err := engineFile(cacheDir(), engine, engineDigest)
+	dir := cacheDir()
+	path, err := engineFile(dir, "engine", engine, engineDigest)
+	if err != nil {
+		return err
+	}
+	shimPath, err := engineFile(dir, "shim", shim, shimDigest)
 	if err != nil {
 		return err
 	}
 	// The engine hands this small binary to containers as docker-init and
-	// to engines as the runtime: it starts faster than the engine.
+	// to engines as the runtime, and runs shimPath as each container's
+	// monitor: both start faster and weigh less than the engine.
 	self, _ := os.Executable()
-	env := append(os.Environ(), "GORAE_FRONT="+self)
+	env := append(os.Environ(), "GORAE_FRONT="+self, "GORAE_SHIM="+shimPath)
 	return fmt.Errorf("run the engine %s: %w", path, syscall.Exec(path, argv, env))
 }

@@ -66,20 +66,13 @@ func isRuntime(cmd *cobra.Command) bool {
 }
 
 // shimCommand is the per-container monitor the daemon spawns; not for
-// people, so hidden.
+// people, so hidden. bin/gorae's front serves it too (cmd/gorae-front).
 func shimCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:    "shim DIR",
 		Short:  "Monitor one container (started by the daemon)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// fd 3 is the daemon's readiness pipe, when it gave one.
-			var ready *os.File
-			if _, err := os.Stat("/proc/self/fd/3"); err == nil {
-				ready = os.NewFile(3, "ready")
-			}
-			return monitor.Serve(args[0], ready)
-		},
+		RunE:   func(cmd *cobra.Command, args []string) error { return monitor.Main(args[0]) },
 	}
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// engine (cmd/gorae-front): it runs `gorae runtime` and docker-init
 	// without the engine's start-up cost. Self when there is none.
 	Front string `json:"-"`
+	// Shim is the per-container monitor program (cmd/gorae-shim, named by
+	// the front as GORAE_SHIM); Self when there is none.
+	Shim string `json:"-"`
 }
 
 // Defaults fills what Config leaves empty.
@@ -81,6 +84,16 @@ func (c *Config) Defaults() {
 	}
 	if c.Front == "" {
 		c.Front = c.Self
+	}
+	if c.Shim == "" {
+		if f := os.Getenv("GORAE_SHIM"); f != "" {
+			if _, err := os.Stat(f); err == nil {
+				c.Shim = f
+			}
+		}
+	}
+	if c.Shim == "" {
+		c.Shim = c.Self
 	}
 }
 

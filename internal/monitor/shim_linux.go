@@ -59,6 +59,16 @@ type client struct {
 	stdout, stderr bool
 }
 
+// Main is `gorae shim DIR`: Serve, with the daemon's readiness pipe on fd
+// 3 when it gave one.
+func Main(dir string) error {
+	var ready *os.File
+	if _, err := os.Stat("/proc/self/fd/3"); err == nil {
+		ready = os.NewFile(3, "ready")
+	}
+	return Serve(dir, ready)
+}
+
 // Serve is the shim's main: create the container, tell the parent on
 // ready (fd 3, when given) "ok" or the error, then serve until deleted.
 func Serve(dir string, ready *os.File) error {

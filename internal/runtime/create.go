@@ -277,9 +277,14 @@ func trace(phase string) {
 
 var processStart = time.Now()
 
+// InitBinary is the program re-executed as a container's init: this one,
+// unless a program embedding the runtime names a smaller one that starts
+// faster (the shim names bin/gorae's front).
+var InitBinary = "/proc/self/exe"
+
 func initCommand(mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: InitBinary,
 		Args: []string{"gorae", "runtime", "init"},
 		Env:  []string{envInit + "=" + mode},
 	}

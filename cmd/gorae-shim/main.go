@@ -1,0 +1,32 @@
+// Command gorae-shim is the per-container monitor as a program of its own,
+// embedded in bin/gorae like the engine (scripts/build.sh): every running
+// container keeps one, so what it weighs is what a container costs the
+// engine. It links the runtime and the monitor, nothing of the engine.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/runtime"
+)
+
+func main() {
+	// Containers' inits are the front: it starts faster than we do.
+	if f := os.Getenv("GORAE_FRONT"); f != "" {
+		runtime.InitBinary = f
+	}
+	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
+		os.Exit(runtime.Init())
+	}
+	// The engine's argv: `gorae shim DIR`.
+	if len(os.Args) != 3 || os.Args[1] != "shim" {
+		fmt.Fprintln(os.Stderr, "usage: gorae shim DIR (started by the daemon)")
+		os.Exit(2)
+	}
+	if err := monitor.Main(os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, "gorae shim:", err)
+		os.Exit(1)
+	}
+}
