@@ -77,7 +77,7 @@ func Command() *cobra.Command {
 	}
 	cmd.AddCommand(
 		createCmd(g), startCmd(g), stateCmd(g), killCmd(g), deleteCmd(g), runCmd(g), execCmd(g),
-		listCmd(g), psCmd(g), pauseCmd(g), resumeCmd(g), updateCmd(g), specCmd(), featuresCmd(),
+		listCmd(g), psCmd(g), pauseCmd(g), resumeCmd(g), updateCmd(g), eventsCmd(g), specCmd(), featuresCmd(),
 	)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -375,5 +376,74 @@ func TestUpdate(t *testing.T) {
 	}
 	if out, _ := e.rt("exec", id, "/bin/cat", "/sys/fs/cgroup/pids/pids.max"); out != "30\n" {
 		t.Errorf("pids.max after --resources: %q", out)
+	}
+}
+
+// events: runc's JSON lines — statistics once (--stats) or every interval,
+// and an "oom" line for each OOM kill in the container's cgroup.
+func TestEvents(t *testing.T) {
+	e := newEnv(t)
+	id := newID(t)
+	// dd's 64 MiB buffer against a 32 MiB limit: each dd is OOM-killed, the
+	// shell (pid 1) lives on and tries again.
+	s := sh(`while true; do dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; sleep 0.3; done`)
+	limit := int64(32 << 20)
+	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	if _, err := e.rt("run", "-d", "--bundle", e.bundle(s), id); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", id)
+	type ev struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Data struct {
+			Memory struct {
+				Usage struct {
+					Limit uint64 `json:"limit"`
+					Usage uint64 `json:"usage"`
+				} `json:"usage"`
+			} `json:"memory"`
+			Pids struct {
+				Current uint64 `json:"current"`
+			} `json:"pids"`
+			CPU struct {
+				Usage struct {
+					Total uint64 `json:"total"`
+				} `json:"usage"`
+			} `json:"cpu"`
+		} `json:"data"`
+	}
+	out, err := e.rt("events", "--stats", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once ev
+	if err := json.Unmarshal([]byte(out), &once); err != nil || once.Type != "stats" || once.ID != id {
+		t.Fatalf("events --stats: %v %q", err, out)
+	}
+	if once.Data.Memory.Usage.Limit != uint64(limit) || once.Data.Pids.Current < 1 || once.Data.CPU.Usage.Total == 0 {
+		t.Errorf("events --stats data: %+v", once.Data)
+	}
+	// Streaming: stats every 200ms and the OOM kills, for 3 seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runtimeBin, append(append(append([]string(nil), runtimeArg...), "--root", e.root), "events", "--interval", "200ms", id)...)
+	outf := tempFile(t)
+	cmd.Stdout = outf
+	cmd.Run()
+	b, _ := os.ReadFile(outf.Name())
+	counts := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var x ev
+		if err := json.Unmarshal([]byte(line), &x); err != nil || x.ID != id {
+			t.Fatalf("event line %q: %v", line, err)
+		}
+		counts[x.Type]++
+	}
+	if counts["stats"] < 3 || counts["oom"] < 1 {
+		t.Errorf("3 s of events at 200ms with dd OOM-killed every ~0.3 s: %v\n%s", counts, b)
+	}
+	if _, err := e.rt("events", "--stats", "no-such-container"); err == nil {
+		t.Error("events of an unknown container succeeded")
 	}
 }
