@@ -128,7 +128,12 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer closeConsole()
 
-	cmd := initCommand("create", o.Stdin, o.Stdout, o.Stderr)
+	exe, releaseExe, err := protectedExe(InitBinary, o.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseExe()
+	cmd := initCommand(exe, "create", o.Stdin, o.Stdout, o.Stderr)
 	addFD := passFDs(cmd, o.PreserveFDs)
 	addFD(envSyncFD, childSync)
 	addFD(envStartFD, listener)
@@ -282,9 +287,9 @@ var processStart = time.Now()
 // faster (the shim names bin/gorae's front).
 var InitBinary = "/proc/self/exe"
 
-func initCommand(mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
+func initCommand(exe, mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 	cmd := &exec.Cmd{
-		Path: InitBinary,
+		Path: exe,
 		Args: []string{"gorae", "runtime", "init"},
 		Env:  []string{envInit + "=" + mode},
 	}

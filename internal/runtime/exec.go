@@ -87,7 +87,12 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 		return nil, err
 	}
 	defer closeConsole()
-	cmd := initCommand("exec", o.Stdin, o.Stdout, o.Stderr)
+	exe, releaseExe, err := protectedExe(InitBinary, o.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseExe()
+	cmd := initCommand(exe, "exec", o.Stdin, o.Stdout, o.Stderr)
 	addFD := passFDs(cmd, o.PreserveFDs)
 	addFD(envSyncFD, childSync)
 	if console != nil {

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/moby/sys/capability"
@@ -399,5 +401,34 @@ func TestLoopbackUp(t *testing.T) {
 	flags, err := strconv.ParseUint(strings.TrimPrefix(lines[1], "0x"), 16, 32)
 	if err != nil || flags&1 == 0 {
 		t.Errorf("lo flags %q: IFF_UP not set", lines[1])
+	}
+}
+
+// CVE-2019-5736: the runtime binary a container's init (or an exec'd
+// process, before it execs) runs from must not be writable through
+// /proc/<pid>/exe, or a container could replace the host's runtime once no
+// runtime process runs it any more. A plain binary gives ETXTBSY only while
+// it runs; gorae's init runs from a read-only overlay (EROFS), runc's from
+// a sealed memfd (EPERM).
+func TestInitBinaryNotWritable(t *testing.T) {
+	e := newEnv(t)
+	id := newID(t)
+	if _, err := e.rt("create", "--bundle", e.bundle(baseSpec("/bin/true")), id); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", id)
+	pid := e.state(id).Pid
+	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", pid), os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+		t.Fatal("the init's binary opened for writing")
+	}
+	if errors.Is(err, syscall.ETXTBSY) && len(runtimeArg) == 0 {
+		// A peer under GORAE_TEST_RUNTIME: Debian's runc 1.1.5 runs its
+		// init from its file on disk. Say so rather than fail its run.
+		t.Skipf("%s runs the init from its binary on disk (%v): not protected", runtimeBin, err)
+	}
+	if errors.Is(err, syscall.ETXTBSY) {
+		t.Fatalf("the init's binary is the runtime's file on disk, protected only while it runs: %v", err)
 	}
 }
