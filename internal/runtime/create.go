@@ -128,7 +128,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer closeConsole()
 
-	exe, releaseExe, err := protectedExe(InitBinary, o.Root)
+	exe, releaseExe, err := protectedExe(InitBinary, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -21,13 +21,13 @@ import (
 // overlayfs get a sealed memfd copy instead, as runc does. The returned
 // path is for exec.Cmd (a /proc/self/fd link, resolved during execve);
 // release closes it once the init has been spawned.
-func protectedExe(bin, stateRoot string) (path string, release func(), err error) {
+func protectedExe(bin, stateDir string) (path string, release func(), err error) {
 	real, err := os.Readlink(bin)
 	if err != nil || !filepath.IsAbs(real) {
 		real, err = filepath.EvalSymlinks(bin)
 	}
 	if err == nil {
-		if f, err := overlayExe(real, filepath.Join(stateRoot, ".empty")); err == nil {
+		if f, err := overlayExe(real, filepath.Join(stateDir, "empty")); err == nil {
 			return fdPath(f), func() { f.Close() }, nil
 		}
 	}

@@ -87,7 +87,7 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 		return nil, err
 	}
 	defer closeConsole()
-	exe, releaseExe, err := protectedExe(InitBinary, o.Root)
+	exe, releaseExe, err := protectedExe(InitBinary, c.Dir())
 	if err != nil {
 		return nil, err
 	}
