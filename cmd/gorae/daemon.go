@@ -54,6 +54,9 @@ func daemonCommand() *cobra.Command {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
+			if !fl.Changed("registry-serve") {
+				cfg.RegistryServe = fileCfg.RegistryServe
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -76,6 +79,7 @@ func daemonCommand() *cobra.Command {
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
 	fl.BoolVar(&tlsVerify, "tlsverify", false, "TLS for tcp listeners (not supported yet)")
+	fl.StringVar(&cfg.RegistryServe, "registry-serve", "", "also serve the image store read-only as an OCI registry on this host:port (no auth: loopback or a trusted network)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
 	return cmd
 }
@@ -99,6 +103,12 @@ func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, insecure 
 		}
 		ls = append(ls, l)
 		slog.Info("API listening", "addr", h)
+	}
+	if err := serveImageRegistry(ctx, d, cfg.RegistryServe); err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return err
 	}
 	srv := api.NewServer(d, api.Options{Version: daemon.EngineVersion, Debug: cfg.Debug})
 	err = srv.Serve(ctx, ls...)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gorae/gorae/internal/daemon"
 	"github.com/gorae/gorae/internal/registry/server"
 )
 
@@ -137,4 +138,23 @@ may belong to a push whose manifest has not arrived yet.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted, delete nothing")
 	fl.DurationVar(&opts.Grace, "grace", server.DefaultGCGrace, "spare unreferenced blobs younger than this (pushes in progress)")
 	return cmd
+}
+
+// serveImageRegistry serves the daemon's image store read-only at addr
+// (daemon.json "registry-serve"; "" is off) until ctx ends.
+func serveImageRegistry(ctx context.Context, d *daemon.Daemon, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("registry-serve: listen on %s: %w (change or remove \"registry-serve\" in daemon.json)", addr, err)
+	}
+	slog.Info("serving the image store read-only as a registry", "addr", l.Addr().String())
+	go func() {
+		if err := serveHTTP(ctx, l, server.New(d.RegistryStorage(), server.Options{}), "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("registry-serve stopped", "err", err)
+		}
+	}()
+	return nil
 }

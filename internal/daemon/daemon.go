@@ -39,6 +39,7 @@ type Config struct {
 	DefaultRuntime string                   `json:"default-runtime,omitempty"`
 	Runtimes       map[string]RuntimeConfig `json:"runtimes,omitempty"`
 	LiveRestore    bool                     `json:"live-restore,omitempty"`
+	RegistryServe  string                   `json:"registry-serve,omitempty"` // host:port serving the image store read-only (registryserve.go)
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 }

@@ -228,17 +228,7 @@ func (s *FS) Manifest(ctx context.Context, repo, ref string) (*Manifest, error) 
 
 // StatBlob checks the repository's link and the blob's bytes.
 func (s *FS) StatBlob(ctx context.Context, repo string, d digest.Digest) (int64, error) {
-	if !s.hasBlob(repo, d) {
-		return 0, blobUnknown(repo, d)
-	}
-	info, err := s.cs.Info(ctx, d)
-	if err != nil {
-		if errors.Is(err, content.ErrNotFound) {
-			return 0, blobUnknown(repo, d)
-		}
-		return 0, err
-	}
-	return info.Size, nil
+	return statBlob(ctx, s.cs, repo, d, s.hasBlob(repo, d))
 }
 
 // hasBlob: a blob of repo is one linked as a layer or a manifest there.
@@ -248,14 +238,7 @@ func (s *FS) hasBlob(repo string, d digest.Digest) bool {
 
 // OpenBlob opens a blob of repo.
 func (s *FS) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.ReaderAt, error) {
-	if !s.hasBlob(repo, d) {
-		return nil, blobUnknown(repo, d)
-	}
-	r, err := s.cs.ReaderAt(ctx, d)
-	if errors.Is(err, content.ErrNotFound) {
-		return nil, blobUnknown(repo, d)
-	}
-	return r, err
+	return openBlob(ctx, s.cs, repo, d, s.hasBlob(repo, d))
 }
 
 // Referrers reads the referrer links of subject.

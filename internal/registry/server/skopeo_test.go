@@ -18,19 +18,22 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// needSkopeo returns skopeo's path; without it the test skips, except
-// under CI=true, where a skip is a failure (scripts/install-deps.sh
-// installs it).
-func needSkopeo(t *testing.T) string {
+// haveSkopeo says whether skopeo is installed; under CI=true it must
+// be (scripts/install-deps.sh installs it), as a skip there is a failure.
+func haveSkopeo(t *testing.T) bool {
 	t.Helper()
-	p, err := exec.LookPath("skopeo")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("skopeo is not installed, and CI=true forbids skipping (apt-get install skopeo)")
-		}
+	_, err := exec.LookPath("skopeo")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("skopeo is not installed, and CI=true forbids skipping (apt-get install skopeo)")
+	}
+	return err == nil
+}
+
+func needSkopeo(t *testing.T) {
+	t.Helper()
+	if !haveSkopeo(t) {
 		t.Skip("skopeo is not installed (apt-get install skopeo)")
 	}
-	return p
 }
 
 func runSkopeo(t *testing.T, args ...string) []byte {
@@ -43,6 +46,16 @@ func runSkopeo(t *testing.T, args ...string) []byte {
 		t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return out
+}
+
+// tarFile is a tar holding one file.
+func tarFile(name string, content []byte) []byte {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))})
+	tw.Write(content)
+	tw.Close()
+	return b.Bytes()
 }
 
 // writeLayout makes an OCI image layout at dir holding one image tagged
@@ -66,15 +79,11 @@ func writeLayout(t *testing.T, dir, tag string) digest.Digest {
 	var diffIDs []digest.Digest
 	var layers []ocispec.Descriptor
 	for i, content := range [][]byte{random, bytes.Repeat([]byte("gorae "), 50000)} {
-		var tarBuf bytes.Buffer
-		tw := tar.NewWriter(&tarBuf)
-		tw.WriteHeader(&tar.Header{Name: "file" + string(rune('a'+i)), Mode: 0o644, Size: int64(len(content))})
-		tw.Write(content)
-		tw.Close()
-		diffIDs = append(diffIDs, digest.FromBytes(tarBuf.Bytes()))
+		layer := tarFile("file"+string(rune('a'+i)), content)
+		diffIDs = append(diffIDs, digest.FromBytes(layer))
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
-		zw.Write(tarBuf.Bytes())
+		zw.Write(layer)
 		zw.Close()
 		layers = append(layers, put(ocispec.MediaTypeImageLayerGzip, gz.Bytes()))
 	}

@@ -164,6 +164,30 @@ func ParseManifest(contentType string, data []byte) (*ParsedManifest, error) {
 	return p, nil
 }
 
+// statBlob sizes blob d of cs for repository name, which has it or not.
+func statBlob(ctx context.Context, cs content.Manager, name string, d digest.Digest, has bool) (int64, error) {
+	if !has {
+		return 0, blobUnknown(name, d)
+	}
+	info, err := cs.Info(ctx, d)
+	if errors.Is(err, content.ErrNotFound) {
+		return 0, blobUnknown(name, d)
+	}
+	return info.Size, err
+}
+
+// openBlob opens blob d of cs for repository name, which has it or not.
+func openBlob(ctx context.Context, cs content.Provider, name string, d digest.Digest, has bool) (content.ReaderAt, error) {
+	if !has {
+		return nil, blobUnknown(name, d)
+	}
+	r, err := cs.ReaderAt(ctx, d)
+	if errors.Is(err, content.ErrNotFound) {
+		return nil, blobUnknown(name, d)
+	}
+	return r, err
+}
+
 func invalidManifest(err error) error {
 	msg := err.Error()
 	var e *Error
