@@ -236,9 +236,38 @@ func (s *FS) hasBlob(repo string, d digest.Digest) bool {
 	return exists(s.layerLink(repo, d)) || exists(s.revisionLink(repo, d))
 }
 
-// OpenBlob opens a blob of repo.
+// OpenBlob opens a blob of repo. The result gives its *os.File to the
+// handler, so that a pull is sent with sendfile(2).
 func (s *FS) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.ReaderAt, error) {
-	return openBlob(ctx, s.cs, repo, d, s.hasBlob(repo, d))
+	if !s.hasBlob(repo, d) {
+		return nil, blobUnknown(repo, d)
+	}
+	f, err := os.Open(s.blobPath(d))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, blobUnknown(repo, d)
+		}
+		return nil, fmt.Errorf("registry storage: open blob %s: %w", d, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("registry storage: stat blob %s: %w", d, err)
+	}
+	return fileBlob{File: f, size: fi.Size()}, nil
+}
+
+// fileBlob is a blob file open for reading.
+type fileBlob struct {
+	*os.File
+	size int64
+}
+
+func (b fileBlob) Size() int64      { return b.size }
+func (b fileBlob) OSFile() *os.File { return b.File }
+
+func (s *FS) blobPath(d digest.Digest) string {
+	return filepath.Join(s.cs.Root(), "blobs", string(d.Algorithm()), d.Encoded())
 }
 
 // Referrers reads the referrer links of subject.
@@ -401,16 +430,15 @@ func (s *FS) linkBlob(repo string, d digest.Digest) error {
 		return err
 	}
 	defer unlock()
-	if err := touch(s.cs, d); err != nil {
+	if err := s.touch(d); err != nil {
 		return err
 	}
 	return writeLink(s.layerLink(repo, d), nil)
 }
 
 // touch renews the ctime gc reads as a blob's commit time.
-func touch(cs *content.Local, d digest.Digest) error {
-	p := filepath.Join(cs.Root(), "blobs", string(d.Algorithm()), d.Encoded())
-	if err := os.Chmod(p, 0o444); err != nil {
+func (s *FS) touch(d digest.Digest) error {
+	if err := os.Chmod(s.blobPath(d), 0o444); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Errorf(CodeBlobUnknown, "blob %s is gone (collected meanwhile): push it again", d)
 		}
@@ -472,7 +500,7 @@ func (s *FS) PutManifest(ctx context.Context, repo, tag string, m *ParsedManifes
 	if _, _, err := content.WriteBlob(ctx, s.cs, strings.NewReader(string(m.Data)), m.Descriptor.Size, d); err != nil {
 		return err
 	}
-	if err := touch(s.cs, d); err != nil {
+	if err := s.touch(d); err != nil {
 		return err
 	}
 	if err := writeLink(s.revisionLink(repo, d), []byte(m.Descriptor.MediaType)); err != nil {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -335,9 +336,9 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, name, ref string)
 		hd.Set("Cache-Control", "max-age=31536000") // a blob never changes
 		// ServeContent answers Range (206, 416) and HEAD; a blob that is
 		// an *os.File underneath is sent with sendfile.
-		rs, ok := ra.(io.ReadSeeker)
-		if !ok {
-			rs = io.NewSectionReader(ra, 0, ra.Size())
+		var rs io.ReadSeeker = io.NewSectionReader(ra, 0, ra.Size())
+		if f, ok := ra.(interface{ OSFile() *os.File }); ok {
+			rs = f.OSFile()
 		}
 		http.ServeContent(w, r, "", time.Time{}, rs)
 		return nil

@@ -19,12 +19,12 @@ import (
 )
 
 type testRegistry struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 	fs  *FS
 }
 
-func newTestRegistry(t *testing.T, opts Options) *testRegistry {
+func newTestRegistry(t testing.TB, opts Options) *testRegistry {
 	t.Helper()
 	st, err := NewFS(t.TempDir())
 	if err != nil {

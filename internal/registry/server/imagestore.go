@@ -171,7 +171,14 @@ func (s *ImageStore) StatBlob(ctx context.Context, name string, d digest.Digest)
 
 // OpenBlob opens a blob of the repository.
 func (s *ImageStore) OpenBlob(ctx context.Context, name string, d digest.Digest) (content.ReaderAt, error) {
-	return openBlob(ctx, s.cs, name, d, s.has(name, d))
+	if !s.has(name, d) {
+		return nil, blobUnknown(name, d)
+	}
+	r, err := s.cs.ReaderAt(ctx, d)
+	if errors.Is(err, content.ErrNotFound) {
+		return nil, blobUnknown(name, d)
+	}
+	return r, err
 }
 
 // Referrers: the image store keeps no artifacts that refer to images.

@@ -176,18 +176,6 @@ func statBlob(ctx context.Context, cs content.Manager, name string, d digest.Dig
 	return info.Size, err
 }
 
-// openBlob opens blob d of cs for repository name, which has it or not.
-func openBlob(ctx context.Context, cs content.Provider, name string, d digest.Digest, has bool) (content.ReaderAt, error) {
-	if !has {
-		return nil, blobUnknown(name, d)
-	}
-	r, err := cs.ReaderAt(ctx, d)
-	if errors.Is(err, content.ErrNotFound) {
-		return nil, blobUnknown(name, d)
-	}
-	return r, err
-}
-
 func invalidManifest(err error) error {
 	msg := err.Error()
 	var e *Error
