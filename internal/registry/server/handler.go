@@ -60,6 +60,7 @@ const realm = `Basic realm="gorae registry"`
 // ServeHTTP routes a request of the distribution API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	h.log.Debug("registry request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	if h.opts.Auth != nil {
 		user, pass, ok := r.BasicAuth()
 		if !ok || !h.opts.Auth.Check(user, pass) {

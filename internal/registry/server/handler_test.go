@@ -120,6 +120,7 @@ func TestBaseAndErrors(t *testing.T) {
 	tr.expect(tr.do("GET", "/v2/nope/manifests/latest", nil), 404, CodeManifestUnknown)
 	tr.expect(tr.do("GET", "/v2/nope/manifests/..bad", nil), 404, CodeManifestUnknown)
 	tr.expect(tr.do("GET", "/v2/nope/blobs/sha256:123", nil), 400, CodeDigestInvalid)
+	tr.expect(tr.do("GET", "/v2/nope/blobs/sha512:"+strings.Repeat("a", 128), nil), 400, CodeUnsupported)
 	tr.expect(tr.do("GET", "/v2/nope/blobs/"+digest.FromString("x").String(), nil), 404, CodeBlobUnknown)
 	tr.expect(tr.do("GET", "/v2/nope/tags/list", nil), 404, CodeNameUnknown)
 	tr.expect(tr.do("POST", "/v2/a/manifests/x", nil), 405, CodeUnsupported)

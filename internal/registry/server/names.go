@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,7 +44,7 @@ func parseDigest(s string) (digest.Digest, error) {
 		return "", Errorf(CodeDigestInvalid, "invalid digest %q: %v", s, err)
 	}
 	if d.Algorithm() != digest.SHA256 {
-		return "", Errorf(CodeUnsupported, "digest %q: only sha256 is supported", s)
+		return "", &Error{Code: CodeUnsupported, Message: fmt.Sprintf("digest %q: only sha256 is supported", s), Status: http.StatusBadRequest}
 	}
 	return d, nil
 }
