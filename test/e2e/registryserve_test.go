@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,5 +54,37 @@ func TestRegistryServe(t *testing.T) {
 	}
 	if b, err := skopeo("copy", "--dest-tls-verify=false", "oci:"+out+":bb", "docker://"+addr+"/library/pushed:x"); err == nil {
 		t.Fatalf("a push to the read-only registry succeeded: %s", b)
+	}
+}
+
+// `gorae registry serve` and `gorae registry gc` as commands: skopeo
+// copies busybox from the daemon's registry-serve into the standalone
+// registry, deletes it there, and gc reclaims its three blobs.
+func TestRegistryServeCommand(t *testing.T) {
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		t.Skip("skopeo is not installed") // TestRegistryServe fails under CI for that
+	}
+	root := t.TempDir()
+	cmd := exec.Command(gorae, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var line string
+	if _, err := fmt.Fscanln(stdout, new(string), new(string), &line); err != nil {
+		t.Fatalf("gorae registry serve did not say where it listens: %v", err)
+	}
+	copyOut, err := exec.Command("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+		"docker://"+registryServeAddr(t)+"/library/busybox:latest", "docker://"+line+"/lib/bb:1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo copy between gorae's registries: %v\n%s", err, copyOut)
+	}
+	if out, err := exec.Command("skopeo", "delete", "--tls-verify=false", "docker://"+line+"/lib/bb:1").CombinedOutput(); err != nil {
+		t.Fatalf("skopeo delete: %v\n%s", err, out)
+	}
+	out, err := exec.Command(gorae, "registry", "gc", "--root", root, "--grace", "0s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "deleted 3 blobs") {
+		t.Fatalf("gorae registry gc: %v\n%s", err, out)
 	}
 }
