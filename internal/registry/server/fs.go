@@ -290,7 +290,7 @@ func (s *FS) Referrers(ctx context.Context, repo string, subject digest.Digest) 
 		if json.Unmarshal(data, &d) != nil || d.Digest.Validate() != nil {
 			continue
 		}
-		// A referrer deleted by digest loses its revision link first.
+		// A crash in DeleteManifest can leave the link of a deleted one.
 		if exists(s.revisionLink(repo, d.Digest)) {
 			out = append(out, d)
 		}
@@ -525,12 +525,20 @@ func (s *FS) blobPresent(ctx context.Context, d digest.Digest) bool {
 	return err == nil
 }
 
-// DeleteManifest removes the tags pointing at dgst, its referrer link and
-// its revision link; its bytes go at the next gc.
+// DeleteManifest removes the tags pointing at dgst, its revision link,
+// then its referrer link; its bytes go at the next gc. In that order a
+// crash leaves at worst a referrer link whose manifest is gone, which
+// Referrers skips.
 func (s *FS) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	link := s.revisionLink(repo, d)
 	if !exists(link) {
 		return manifestUnknown(repo, d.String())
+	}
+	var subject *ocispec.Descriptor
+	if m, err := s.Manifest(ctx, repo, d.String()); err == nil {
+		if p, err := ParseManifest(m.Descriptor.MediaType, m.Data); err == nil {
+			subject = p.Subject
+		}
 	}
 	tags, err := s.Tags(ctx, repo)
 	if err != nil {
@@ -543,14 +551,13 @@ func (s *FS) DeleteManifest(ctx context.Context, repo string, d digest.Digest) e
 			}
 		}
 	}
-	if m, err := s.Manifest(ctx, repo, d.String()); err == nil {
-		if p, err := ParseManifest(m.Descriptor.MediaType, m.Data); err == nil && p.Subject != nil {
-			if err := removeDurable(s.referrerLink(repo, p.Subject.Digest, d)); err != nil {
-				return err
-			}
-		}
+	if err := removeDurable(link); err != nil {
+		return err
 	}
-	return removeDurable(link)
+	if subject != nil {
+		return removeDurable(s.referrerLink(repo, subject.Digest, d))
+	}
+	return nil
 }
 
 // DeleteTag removes one tag link.
