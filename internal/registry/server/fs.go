@@ -384,13 +384,34 @@ func (s *FS) AppendUpload(ctx context.Context, repo, id string, offset int64, r 
 	if offset >= 0 && offset != size {
 		return size, &Error{Code: CodeRangeInvalid, Message: fmt.Sprintf("chunk starts at byte %d but the upload holds %d bytes: send the chunk that starts at %d", offset, size, size), Status: 416}
 	}
-	if _, err := io.Copy(u.w, r); err != nil {
-		// The session cannot know how much of a broken chunk arrived
-		// intact, so it ends: the client starts over.
-		s.endSessionLocked(id, u)
-		return 0, Errorf(CodeBlobUploadInvalid, "upload %s: chunk broke off: %v (start the upload again)", id, err)
+	src := &trackedReader{r: r}
+	if _, err := io.Copy(u.w, src); err != nil {
+		if src.err == nil {
+			// Our side failed (disk): the upload cannot go on.
+			s.endSessionLocked(id, u)
+			return 0, err
+		}
+		// The client's side broke off: what arrived before is intact
+		// and stays, so the client can ask where the upload is (GET)
+		// and resume from there, as distribution allows.
+		return u.w.Size(), Errorf(CodeBlobUploadInvalid, "upload %s: chunk broke off after %d bytes in all: %v (GET the upload for its Range and resume)", id, u.w.Size(), src.err)
 	}
 	return u.w.Size(), nil
+}
+
+// trackedReader remembers the error of its source, to tell a client
+// that broke off from a failing disk.
+type trackedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
 }
 
 func (s *FS) endSessionLocked(id string, u *upload) {

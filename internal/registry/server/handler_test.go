@@ -195,12 +195,26 @@ func TestChunkedUpload(t *testing.T) {
 	if r.header.Get("Range") != "0-4" {
 		t.Fatalf("status: Range %q", r.header.Get("Range"))
 	}
+	// A chunk shorter than its Content-Range (a client that broke off):
+	// what arrived stays, and the client resumes from the status.
+	req, _ := http.NewRequest("PATCH", tr.url+loc, io.MultiReader(bytes.NewReader(data[5:7]))) // no length: chunked
+	req.Header.Set("Content-Range", "5-9")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 400 {
+		t.Fatalf("short chunk: %v %v", res, err)
+	}
+	res.Body.Close()
+	r = tr.do("GET", loc, nil)
+	if r.header.Get("Range") != "0-6" {
+		t.Fatalf("after a short chunk: Range %q", r.header.Get("Range"))
+	}
+	tr.expect(tr.do("PATCH", loc, data[7:10], "Content-Range", "7-9"), 202, "")
 	// A chunk without Content-Range (streamed) appends.
-	tr.expect(tr.do("PATCH", loc, data[5:10]), 202, "")
+	tr.expect(tr.do("PATCH", loc, data[10:12]), 202, "")
 	// Not visible before the PUT.
 	tr.expect(tr.do("HEAD", "/v2/c/blobs/"+d.String(), nil), 404, "")
-	tr.expect(tr.do("PUT", loc, data[10:]), 400, CodeDigestInvalid) // no ?digest=
-	r = tr.do("PUT", loc+"?digest="+d.String(), data[10:], "Content-Range", fmt.Sprintf("10-%d", len(data)-1))
+	tr.expect(tr.do("PUT", loc, data[12:]), 400, CodeDigestInvalid) // no ?digest=
+	r = tr.do("PUT", loc+"?digest="+d.String(), data[12:], "Content-Range", fmt.Sprintf("12-%d", len(data)-1))
 	tr.expect(r, 201, "")
 	if r.header.Get("Location") != "/v2/c/blobs/"+d.String() || r.header.Get("Docker-Content-Digest") != d.String() {
 		t.Fatalf("finish: %v", r.header)
