@@ -50,13 +50,13 @@ func daemonCommand() *cobra.Command {
 			if !fl.Changed("debug") {
 				cfg.Debug = fileCfg.Debug
 			}
+			if !fl.Changed("registry-serve") {
+				cfg.RegistryServe = fileCfg.RegistryServe
+			}
 			if !fl.Changed("default-runtime") {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
-			if !fl.Changed("registry-serve") {
-				cfg.RegistryServe = fileCfg.RegistryServe
-			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -74,12 +74,12 @@ func daemonCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.DataRoot, "data-root", "/var/lib/gorae", "root of persistent state")
 	fl.StringVar(&cfg.ExecRoot, "exec-root", "/run/gorae", "root of runtime state")
+	fl.StringVar(&cfg.RegistryServe, "registry-serve", "", "also serve the image store read-only as an OCI registry on this host:port (no auth: loopback or a trusted network)")
 	fl.StringVar(&configFile, "config-file", "/etc/gorae/daemon.json", "daemon configuration file")
 	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; tcp needs TLS or --insecure-tcp)")
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
 	fl.BoolVar(&tlsVerify, "tlsverify", false, "TLS for tcp listeners (not supported yet)")
-	fl.StringVar(&cfg.RegistryServe, "registry-serve", "", "also serve the image store read-only as an OCI registry on this host:port (no auth: loopback or a trusted network)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
 	return cmd
 }

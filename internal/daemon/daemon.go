@@ -33,13 +33,13 @@ type Config struct {
 	DataRoot       string                   `json:"data-root,omitempty"`
 	ExecRoot       string                   `json:"exec-root,omitempty"`
 	Hosts          []string                 `json:"hosts,omitempty"`
+	RegistryServe  string                   `json:"registry-serve,omitempty"` // host:port serving the image store read-only (registryserve.go)
 	Debug          bool                     `json:"debug,omitempty"`
 	LogDriver      string                   `json:"log-driver,omitempty"`
 	LogOpts        map[string]string        `json:"log-opts,omitempty"`
 	DefaultRuntime string                   `json:"default-runtime,omitempty"`
 	Runtimes       map[string]RuntimeConfig `json:"runtimes,omitempty"`
 	LiveRestore    bool                     `json:"live-restore,omitempty"`
-	RegistryServe  string                   `json:"registry-serve,omitempty"` // host:port serving the image store read-only (registryserve.go)
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 }
