@@ -69,6 +69,9 @@ func daemonCommand() *cobra.Command {
 			if !fl.Changed("debug") {
 				cfg.Debug = fileCfg.Debug
 			}
+			if !fl.Changed("registry-serve") {
+				cfg.RegistryServe = fileCfg.RegistryServe
+			}
 			if !fl.Changed("default-runtime") {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
@@ -99,6 +102,7 @@ func daemonCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.DataRoot, "data-root", "/var/lib/gorae", "root of persistent state")
 	fl.StringVar(&cfg.ExecRoot, "exec-root", "/run/gorae", "root of runtime state")
+	fl.StringVar(&cfg.RegistryServe, "registry-serve", "", "also serve the image store read-only as an OCI registry on this host:port (no auth: loopback or a trusted network)")
 	fl.StringVar(&configFile, "config-file", "/etc/gorae/daemon.json", "daemon configuration file")
 	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; tcp needs TLS or --insecure-tcp)")
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
@@ -139,6 +143,12 @@ func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, lo listen
 		}
 		ls = append(ls, l)
 		slog.Info("API listening", "addr", h)
+	}
+	if err := serveImageRegistry(ctx, d, cfg.RegistryServe); err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
+		return err
 	}
 	srv := api.NewServer(d, api.Options{Version: daemon.EngineVersion, Debug: cfg.Debug})
 	err = srv.Serve(ctx, ls...)

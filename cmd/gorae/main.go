@@ -44,7 +44,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand(), debugCommand())
+	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand(), debugCommand(), registryCommand())
 	err := root.Execute()
 	if err != nil {
 		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {

@@ -34,6 +34,7 @@ type Config struct {
 	DataRoot       string                   `json:"data-root,omitempty"`
 	ExecRoot       string                   `json:"exec-root,omitempty"`
 	Hosts          []string                 `json:"hosts,omitempty"`
+	RegistryServe  string                   `json:"registry-serve,omitempty"` // host:port serving the image store read-only (registryserve.go)
 	Debug          bool                     `json:"debug,omitempty"`
 	LogDriver      string                   `json:"log-driver,omitempty"`
 	LogOpts        map[string]string        `json:"log-opts,omitempty"`

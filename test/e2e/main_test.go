@@ -107,7 +107,7 @@ func startDaemon() error {
 	if err != nil {
 		return err
 	}
-	daemonCmd = exec.Command(gorae, "daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://"+sock, "--config-file", "/nonexistent", "--debug")
+	daemonCmd = exec.Command(gorae, "daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://"+sock, "--config-file", "/nonexistent", "--debug", "--registry-serve", "127.0.0.1:0")
 	daemonCmd.Stdout, daemonCmd.Stderr = logf, logf
 	daemonCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := daemonCmd.Start(); err != nil {
