@@ -112,6 +112,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 		return err
 	}
 	mcfg := &monitor.Config{
+		Debug: d.cfg.Debug,
 		ID: c.ID, Bundle: dir, Dir: dir, Runtime: argv, RuntimeRoot: d.runtimeRoot(),
 		OpenStdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce,
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	// the first attached client detaches.
 	OpenStdin bool `json:"open_stdin,omitempty"`
 	StdinOnce bool `json:"stdin_once,omitempty"`
+	// Debug: the shim logs at debug level to shim.log, the runtime's
+	// phase timings included (daemon --debug).
+	Debug bool `json:"debug,omitempty"`
 }
 
 // Exit is a container's end, as recorded in Dir/exit.json.

@@ -77,6 +77,10 @@ func Serve(dir string, ready *os.File) error {
 		reportReady(ready, err)
 		return err
 	}
+	if cfg.Debug {
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		slog.Debug("shim started", "container", cfg.ID)
+	}
 	s := &shim{cfg: cfg, exited: make(chan struct{}), clients: map[*client]struct{}{},
 		execs: map[int]*execProc{}, execByID: map[string]*execProc{}}
 	s.rt = s.newRuntime()
@@ -84,6 +88,7 @@ func Serve(dir string, ready *os.File) error {
 		reportReady(ready, err)
 		return err
 	}
+	slog.Debug("container created", "container", cfg.ID)
 	l, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {
 		reportReady(ready, err)
