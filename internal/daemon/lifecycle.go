@@ -113,7 +113,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	}
 	mcfg := &monitor.Config{
 		Debug: d.cfg.Debug,
-		ID: c.ID, Bundle: dir, Dir: dir, Runtime: argv, RuntimeRoot: d.runtimeRoot(),
+		ID:    c.ID, Bundle: dir, Dir: dir, Runtime: argv, RuntimeRoot: d.runtimeRoot(),
 		OpenStdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce,
 	}
 	// Our own runtime runs inside the monitor: three process starts fewer
