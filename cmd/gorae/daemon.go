@@ -29,6 +29,7 @@ func daemonCommand() *cobra.Command {
 		hosts      []string
 		tlsVerify  bool
 		insecure   bool
+		netFlags   networkFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -54,6 +55,9 @@ func daemonCommand() *cobra.Command {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
+			if err := netFlags.merge(fl, &cfg, fileCfg); err != nil {
+				return err
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -77,6 +81,7 @@ func daemonCommand() *cobra.Command {
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
 	fl.BoolVar(&tlsVerify, "tlsverify", false, "TLS for tcp listeners (not supported yet)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
+	netFlags.add(fl, &cfg)
 	return cmd
 }
 

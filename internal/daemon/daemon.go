@@ -18,6 +18,7 @@ import (
 	"github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/content"
 	"github.com/gorae/gorae/internal/image"
+	"github.com/gorae/gorae/internal/network"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	DefaultRuntime string                   `json:"default-runtime,omitempty"`
 	Runtimes       map[string]RuntimeConfig `json:"runtimes,omitempty"`
 	LiveRestore    bool                     `json:"live-restore,omitempty"`
+	NetworkConfig
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 }
@@ -88,6 +90,7 @@ type Daemon struct {
 	containers *container.Store
 	events     *eventLog
 	cgroupV2   bool
+	net        *network.Manager
 
 	mu sync.Mutex
 	// attachWaiters are attaches made before start; start connects them
@@ -138,7 +141,11 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 	if d.containers, err = container.Open(filepath.Join(cfg.DataRoot, "containers")); err != nil {
 		return nil, err
 	}
+	if err := d.openNetwork(); err != nil {
+		return nil, err
+	}
 	d.restore(ctx)
+	d.restoreNetwork()
 	return d, nil
 }
 

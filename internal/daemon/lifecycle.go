@@ -96,7 +96,16 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return err
 	}
-	spec, err := renderSpec(specInput{ID: c.ID, Rootfs: rootfs, Config: c.Config, HostConfig: c.HostConfig, User: user, CgroupV2: d.cgroupV2, InitBinary: d.cfg.Self})
+	netns, etcMounts, err := d.setupNetwork(c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			d.teardownNetwork(c)
+		}
+	}()
+	spec, err := renderSpec(specInput{ID: c.ID, Rootfs: rootfs, Config: c.Config, HostConfig: c.HostConfig, User: user, CgroupV2: d.cgroupV2, InitBinary: d.cfg.Self, NetNS: netns, EtcMounts: etcMounts})
 	if err != nil {
 		return err
 	}
@@ -189,6 +198,7 @@ func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monit
 	oom := exit.Signal == int(syscall.SIGKILL) && d.oomKilled(c)
 	m.Delete(ctx, true)
 	snapshot.Unmount(filepath.Join(d.containerDir(c.ID), "rootfs"))
+	d.teardownNetwork(c)
 	c.SetStopped(exit.Code, oom, exit.ExitedAt, "")
 	attrs := d.eventAttrs(c)
 	attrs["exitCode"] = strconv.Itoa(exit.Code)
@@ -485,6 +495,7 @@ func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container) error {
 	dir := d.containerDir(c.ID)
 	snapshot.Unmount(filepath.Join(dir, "rootfs"))
 	os.RemoveAll(dir)
+	d.teardownNetwork(c)
 	if err := d.snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 		c.SetStatus(container.StateDead)
 		d.containers.Save(c)
