@@ -173,6 +173,9 @@ func (d *Daemon) Close() error {
 	if d.snapshots != nil {
 		d.snapshots.Close()
 	}
+	if d.net != nil {
+		d.net.Close()
+	}
 	return d.lock.Close()
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	ctr "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -174,8 +175,7 @@ func TestValidateHostConfig(t *testing.T) {
 		}
 	}
 	bad := []*ctr.HostConfig{
-		{PublishAllPorts: true},
-		{NetworkMode: "mynet"},
+		{PortBindings: network.PortMap{network.MustParsePort("80/tcp"): {{HostPort: "eighty"}}}},
 		{AutoRemove: true, RestartPolicy: ctr.RestartPolicy{Name: "always"}},
 		{RestartPolicy: ctr.RestartPolicy{Name: "always", MaximumRetryCount: 2}},
 		{RestartPolicy: ctr.RestartPolicy{Name: "sometimes"}},

@@ -417,3 +417,14 @@ func (m *Manager) RemoveFirewall() error { return m.fw.remove() }
 
 // Table is the nftables table's name.
 func (m *Manager) Table() string { return m.cfg.Table }
+
+// Close stops the embedded DNS servers; everything else stays in the
+// kernel for the next daemon (live-restore).
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, s := range m.dns {
+		s.stop()
+		delete(m.dns, id)
+	}
+}
