@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	ctr "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gorae/gorae/internal/errdefs"
