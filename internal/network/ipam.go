@@ -21,6 +21,10 @@ type Pool struct {
 // 172.16/12 and 192.168/16), so gorae and dockerd can run side by side.
 var DefaultPools = []Pool{{Base: netip.MustParsePrefix("10.211.0.0/16"), Size: 24}}
 
+// DefaultBridgeSubnet is the default network's subnet without bip or
+// default-address-pools: a /16 as Docker's, beside DefaultPools.
+var DefaultBridgeSubnet = netip.MustParsePrefix("10.210.0.0/16")
+
 // ParsePool reads the --default-address-pool flag: base=CIDR,size=N.
 func ParsePool(s string) (Pool, error) {
 	var p Pool

@@ -74,6 +74,14 @@ func Open(cfg Config) (*Manager, error) {
 	if cfg.DefaultBridge == "" {
 		cfg.DefaultBridge = "gorae0"
 	}
+	if !cfg.DefaultSubnet.IsValid() {
+		if len(cfg.Pools) > 0 {
+			// Docker's rule: without bip, the first pool's first subnet.
+			cfg.DefaultSubnet = netip.PrefixFrom(cfg.Pools[0].Base.Addr(), cfg.Pools[0].Size)
+		} else {
+			cfg.DefaultSubnet = DefaultBridgeSubnet
+		}
+	}
 	if len(cfg.Pools) == 0 {
 		cfg.Pools = DefaultPools
 	}
@@ -85,9 +93,6 @@ func Open(cfg Config) (*Manager, error) {
 	}
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
-	}
-	if !cfg.DefaultSubnet.IsValid() {
-		cfg.DefaultSubnet = netip.PrefixFrom(cfg.Pools[0].Base.Addr(), cfg.Pools[0].Size)
 	}
 	if !cfg.DefaultGateway.IsValid() {
 		cfg.DefaultGateway = firstHost(cfg.DefaultSubnet)
