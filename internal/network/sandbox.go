@@ -178,12 +178,30 @@ func (m *Manager) join(sb *Sandbox, n *Network, name string, er EndpointRequest,
 		return nil, err
 	}
 	err = addVeth(veth{NetnsPath: sb.NetnsPath, Bridge: n.Bridge, HostName: ep.HostVeth, IfName: ifName, Addr: addr,
-		Bits: n.Subnet.Bits(), Gateway: n.Gateway, MAC: ep.MAC, MTU: n.MTU, DefaultRoute: len(sb.Networks) == 1})
+		Bits: n.Subnet.Bits(), Gateway: n.Gateway, MAC: ep.MAC, MTU: n.MTU, DefaultRoute: m.firstRoutable(sb, n)})
 	if err != nil {
 		undo()
 		return nil, fmt.Errorf("attach to network %s: %w", n.Name, err)
 	}
 	return ep, nil
+}
+
+// firstRoutable says whether n gives the sandbox its default route: the
+// first network joined that is not internal (internal networks reach
+// only their own subnet, as Docker's).
+func (m *Manager) firstRoutable(sb *Sandbox, n *Network) bool {
+	if n.Internal {
+		return false
+	}
+	for _, id := range sb.Networks {
+		if id == n.ID {
+			return true
+		}
+		if o, ok := m.nets[id]; ok && !o.Internal {
+			return false
+		}
+	}
+	return false
 }
 
 // leave undoes join.

@@ -192,8 +192,17 @@ func TestNoNetworkLeftovers(t *testing.T) {
 	if out := must(t, "port", "l2"); !strings.HasPrefix(out, "81/tcp -> 0.0.0.0:") {
 		t.Errorf("-P: %q", out)
 	}
+	// A start that fails after the network was made undoes it.
+	if _, err := docker(nil, "run", "--rm", "--network", "e2eleft", "-p", "127.0.0.1::80", "busybox", "/no/such/program"); exitCode(err) != 127 {
+		t.Errorf("failed start: exit %d, want 127", exitCode(err))
+	}
+	// An internal network: no default route out.
+	must(t, "network", "create", "--internal", "e2einternal")
+	if out := must(t, "run", "--rm", "--network", "e2einternal", "busybox", "ip", "route"); strings.Contains(out, "default") {
+		t.Errorf("internal network has a default route: %q", out)
+	}
 	must(t, "rm", "-f", "l1", "l2")
-	must(t, "network", "rm", "e2eleft")
+	must(t, "network", "rm", "e2eleft", "e2einternal")
 	if l := leftovers(t); l != "" {
 		t.Errorf("left after rm: %s", l)
 	}
