@@ -26,7 +26,8 @@ import (
 //	                    ip saddr 127.0.0.0/8 oifname BR masquerade      (published on loopback)
 //	                    ip saddr CIP ip daddr CIP th dport CP masquerade (hairpin) }
 //	chain forward     { type filter hook forward priority filter;
-//	                    iifname BR oifname != BR drop; oifname BR iifname != BR drop (internal) }
+//	                    iifname BR oifname != BR drop; oifname BR iifname != BR drop (internal)
+//	                    ct status dnat accept; iifname BR1 oifname BR2 drop … (isolation) }
 //
 // 127.0.0.1 works because the output chain DNATs locally made packets
 // too and the bridge has route_localnet=1, as Docker does without its
@@ -70,6 +71,9 @@ type fwRule struct {
 	Chain string
 	Exprs []expr.Any
 }
+
+// ipsDstNAT is the conntrack status bit of a DNATed connection.
+const ipsDstNAT = 1 << 5
 
 const (
 	chPrerouting  = "prerouting"
@@ -119,6 +123,26 @@ func render(st fwState) []fwRule {
 			outb = append(outb, matchIfname(expr.MetaKeyIIFNAME, b.Name, expr.CmpOpNeq)...)
 			drop := &expr.Verdict{Kind: expr.VerdictDrop}
 			out = append(out, fwRule{chForward, append(in, drop)}, fwRule{chForward, append(outb, drop)})
+		}
+	}
+	// Isolation between bridge networks, as Docker's: nothing is
+	// forwarded from one bridge to another, except what our DNAT sent
+	// (a published port reached through the host's address).
+	if len(st.Bridges) > 1 {
+		out = append(out, fwRule{chForward, []expr.Any{
+			&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: []byte{0, 0, 0, 0}},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+			&expr.Verdict{Kind: expr.VerdictAccept},
+		}})
+	}
+	for _, a := range st.Bridges {
+		for _, b := range st.Bridges {
+			if a.Name != b.Name {
+				e := matchIfname(expr.MetaKeyIIFNAME, a.Name, expr.CmpOpEq)
+				e = append(e, matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpEq)...)
+				out = append(out, fwRule{chForward, append(e, &expr.Verdict{Kind: expr.VerdictDrop})})
+			}
 		}
 	}
 	for _, p := range ports {

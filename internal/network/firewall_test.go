@@ -111,3 +111,14 @@ func TestMatchAddrMask(t *testing.T) {
 		t.Error("a /32 needs no mask")
 	}
 }
+
+func TestRenderIsolation(t *testing.T) {
+	rules := render(fwState{Bridges: []fwBridge{
+		{Name: "gn1", Subnet: netip.MustParsePrefix("10.201.1.0/24"), Masquerade: true},
+		{Name: "gn2", Subnet: netip.MustParsePrefix("10.201.2.0/24"), Masquerade: true},
+	}})
+	// ct status dnat accept, then gn1→gn2 and gn2→gn1 dropped.
+	if n := count(rules, chForward); n != 3 {
+		t.Errorf("two bridges: %d forward rules, want 3", n)
+	}
+}

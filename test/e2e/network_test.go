@@ -88,6 +88,11 @@ func TestNetworkNameResolution(t *testing.T) {
 	if out := must(t, "exec", "srv", "ip", "-o", "-4", "addr"); strings.Contains(out, "10.201.250.77") {
 		t.Errorf("after disconnect: %s", out)
 	}
+	// Networks are isolated from each other, not within themselves.
+	must(t, "run", "--rm", "--network", "e2enet", "busybox", "ping", "-c1", "-W2", ip)
+	if out, err := docker(nil, "run", "--rm", "--network", "e2enet2", "busybox", "ping", "-c1", "-W1", ip); err == nil {
+		t.Errorf("a container on e2enet2 reached %s on e2enet: %s", ip, out)
+	}
 	if out, err := docker(nil, "network", "rm", "e2enet"); err == nil || !strings.Contains(out, "active endpoints") {
 		t.Errorf("rm of a network in use: %v %s", err, out)
 	}
