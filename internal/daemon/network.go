@@ -61,18 +61,25 @@ func (d *Daemon) openNetwork() error {
 		return fmt.Errorf("networking: %w (set another bridge name or bip in daemon.json)", err)
 	}
 	d.net = m
+	d.pruneNetwork()
 	return nil
 }
 
-// restoreNetwork runs after the containers are restored: sandboxes of
-// containers that no longer run go; the running ones get their embedded
-// DNS server back (the old daemon's sockets died with it).
-func (d *Daemon) restoreNetwork() {
-	running := func(id string) bool {
+// pruneNetwork runs before the containers are restored: sandboxes of
+// containers not recorded as running go (a crash between a stop and its
+// teardown, a reboot). Running ones stay; if their monitor is gone,
+// restore's exit handling tears them down.
+func (d *Daemon) pruneNetwork() {
+	d.net.Prune(func(id string) bool {
 		c, err := d.containers.Get(id)
 		return err == nil && c.Snapshot().IsRunning()
-	}
-	d.net.Prune(running)
+	})
+}
+
+// restoreNetwork runs after the containers are restored: the running
+// ones get their embedded DNS server back (the old daemon's sockets
+// died with it).
+func (d *Daemon) restoreNetwork() {
 	for _, id := range d.net.Sandboxes() {
 		if err := d.net.RestoreDNS(id); err != nil {
 			slog.Warn("restore embedded DNS", "container", id, "err", err)

@@ -605,4 +605,14 @@ func (m *Manager) Prune(alive func(ctrID string) bool) {
 			}
 		}
 	}
+	// Addresses whose sandbox record is gone (a damaged record).
+	for _, n := range m.nets {
+		for id, ep := range n.Endpoints {
+			if _, ok := m.sandboxes[id]; !ok {
+				deleteLink(ep.HostVeth)
+				delete(n.Endpoints, id)
+				m.save(n)
+			}
+		}
+	}
 }
