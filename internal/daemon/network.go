@@ -288,9 +288,14 @@ func (d *Daemon) setupNetwork(c *ctrstore.Container) (nsPath string, mounts []sp
 	}
 	// The network mode's network first: it gives the default route and
 	// carries the published ports.
+	mode := string(hc.NetworkMode)
+	primary := func(name string) bool {
+		id := c.Networks[name].NetworkID
+		return name == mode || id != "" && strings.HasPrefix(id, mode)
+	}
 	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == string(hc.NetworkMode)) != (names[j] == string(hc.NetworkMode)) {
-			return names[i] == string(hc.NetworkMode)
+		if primary(names[i]) != primary(names[j]) {
+			return primary(names[i])
 		}
 		return names[i] < names[j]
 	})
