@@ -88,6 +88,10 @@ func Open(cfg Config) (*Manager, error) {
 	if cfg.BridgePrefix == "" {
 		cfg.BridgePrefix = "br-"
 	}
+	// Interface names have 15 bytes; keep at least 6 for the ID.
+	if len(cfg.BridgePrefix) > 9 || len(cfg.DefaultBridge) > 15 || strings.ContainsAny(cfg.BridgePrefix+cfg.DefaultBridge, "/ :\t\n") {
+		return nil, fmt.Errorf("bridge name %q or bridge prefix %q: interface names have at most 15 characters (a prefix at most 9), no '/', ':' or spaces", cfg.DefaultBridge, cfg.BridgePrefix)
+	}
 	if cfg.Table == "" {
 		cfg.Table = "gorae-" + cfg.DefaultBridge
 	}
