@@ -41,6 +41,7 @@ var comparisons = []comparison{
 	{"parallel-50", false, parallel50}, // about 2 minutes per round
 	{"layer-unpack", true, layerUnpack},
 	{"image-load-save", true, imageLoadSave},
+	{"bridge-50", true, bridge50},
 }
 
 // sizes are the iteration counts of a mode.

@@ -7,6 +7,8 @@ need=""
 command -v busybox >/dev/null 2>&1 && busybox --list >/dev/null 2>&1 || need="$need busybox-static"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v ps >/dev/null 2>&1 || need="$need procps"
+# nft: network tests check (and clean) the rules the daemon writes.
+command -v nft >/dev/null 2>&1 || need="$need nftables"
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || need="$need golang-go"
 # Judges of compatibility the tests run: skopeo reads and writes our image
 # archives; xz and bzip2 make compressed import inputs.

@@ -32,6 +32,7 @@ func daemonCommand() *cobra.Command {
 		tlsOpts    tlsOptions
 		insecure   bool
 		ulimits    []string
+		netFlags   networkFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -85,6 +86,9 @@ func daemonCommand() *cobra.Command {
 					return err
 				}
 			}
+			if err := netFlags.merge(fl, &cfg, fileCfg); err != nil {
+				return err
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -115,6 +119,7 @@ func daemonCommand() *cobra.Command {
 	fl.StringVar(&tlsOpts.Cert, "tlscert", "", "server certificate (default ~/.docker/cert.pem)")
 	fl.StringVar(&tlsOpts.Key, "tlskey", "", "server key (default ~/.docker/key.pem)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
+	netFlags.add(fl, &cfg)
 	return cmd
 }
 

@@ -79,7 +79,7 @@ func (s *Server) getContainerInspect(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, c)
+	return writeJSON(w, http.StatusOK, withNetworkCompat(c))
 }
 
 // postContainerStart is POST /containers/{id}/start. A HostConfig body

@@ -78,7 +78,7 @@ func TestVersionsAndRoutes(t *testing.T) {
 		{"GET", "/images/busybox/nonsense", 404, "page not found"},
 		{"GET", "/images/busybox", 404, "page not found"},
 		{"GET", "/containers/json?all=%zz", 400, ""},
-		{"GET", "/networks", 501, "networks is not supported yet by gorae"},
+		{"GET", "/networks/nope", 404, "network nope not found"},
 		{"POST", "/containers/c1/exec", 400, "exec: a JSON body with Cmd is required"},
 		{"POST", "/images/create?fromImage=busybox&tag=latest", 501, ""},
 		{"POST", "/networks/prune", 200, ""},

@@ -15,10 +15,6 @@ import (
 func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
 		"attach over websocket": {"GET /containers/{id}/attach/ws"},
-		"networks": {
-			"GET /networks", "GET /networks/{id}", "POST /networks/create", "POST /networks/{id}/connect",
-			"POST /networks/{id}/disconnect", "DELETE /networks/{id}",
-		},
 		"volumes": {
 			"GET /volumes", "GET /volumes/{name}", "POST /volumes/create", "PUT /volumes/{name}", "DELETE /volumes/{name}",
 		},
@@ -32,9 +28,6 @@ func (s *Server) unsupportedRoutes() {
 	}
 	// Pruning what gorae cannot create yet finds nothing: an empty report
 	// is the truth, and `docker system prune` prunes all kinds in turn.
-	s.handle("POST /networks/prune", func(w http.ResponseWriter, _ *http.Request) error {
-		return writeJSON(w, http.StatusOK, map[string][]string{"NetworksDeleted": {}})
-	})
 	s.handle("POST /volumes/prune", func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]any{"VolumesDeleted": []string{}, "SpaceReclaimed": 0})
 	})

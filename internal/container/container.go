@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ctr "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // State is a container's lifecycle state, as `docker inspect` shows it.
@@ -47,6 +48,10 @@ type Container struct {
 	// (unless-stopped) across daemon restarts.
 	HasBeenStarted  bool `json:"HasBeenStartedBefore"`
 	ManuallyStopped bool `json:"HasBeenManuallyStopped"`
+	// Networks are the networks the container joins when it starts, by
+	// name, with what was asked (aliases, --ip); the live addresses are
+	// the network manager's (internal/network).
+	Networks map[string]*network.EndpointSettings `json:"Networks,omitempty"`
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every state change

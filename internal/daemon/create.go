@@ -50,9 +50,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	if _, err := d.runtimeArgv(hc.Runtime); err != nil {
 		return resp, errdefs.InvalidParameter(err)
 	}
+	normalizeNetworkMode(hc)
 	// What start would refuse (a bad seccomp profile, capability,
 	// security option …) is refused now, before anything is made.
 	if _, err := renderSpec(d.specInput(strings.Repeat("0", 64), "/", merged, hc, specs.User{})); err != nil {
+		return resp, err
+	}
+	networks, err := d.createNetworks(hc, nc)
+	if err != nil {
 		return resp, err
 	}
 	generated := name == ""
@@ -70,6 +75,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	c.HostConfig = hc
 	c.Image = img.ID.String()
 	c.ImageName = cfg.Image
+	c.Networks = networks
 	c.Runtime = hc.Runtime
 	if c.Runtime == "" {
 		c.Runtime = d.cfg.DefaultRuntime
@@ -107,15 +113,8 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 }
 
 func validateHostConfig(hc *container.HostConfig) error {
-	// Networking beyond an isolated namespace comes with the network
-	// issue; until then say so rather than ignore what was asked.
-	if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
-		return errdefs.NotImplemented(errors.New("publishing ports (-p/-P) needs bridge networks, which gorae does not have yet; use --network host"))
-	}
-	switch mode := string(hc.NetworkMode); mode {
-	case "", "default", "bridge", "none", "host":
-	default:
-		return errdefs.NotImplemented(fmt.Errorf("network %q: gorae has only none, host and the default (an isolated namespace with loopback) for now", mode))
+	if err := validateNetworking(hc); err != nil {
+		return err
 	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return errdefs.InvalidParameter(errors.New("can't create 'AutoRemove' container with restart policy"))

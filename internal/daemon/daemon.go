@@ -19,6 +19,7 @@ import (
 	"github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/content"
 	"github.com/gorae/gorae/internal/image"
+	"github.com/gorae/gorae/internal/network"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
 )
@@ -47,6 +48,7 @@ type Config struct {
 	// DefaultUlimits apply to every container that does not set the same
 	// limit itself (daemon.json "default-ulimits", Docker's shape).
 	DefaultUlimits map[string]*ctrtypes.Ulimit `json:"default-ulimits,omitempty"`
+	NetworkConfig
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 	// Front is the small binary that ships as bin/gorae and carries the
@@ -126,6 +128,7 @@ type Daemon struct {
 	cgroupV2   bool
 	// seccompProfile is daemon.json's seccomp-profile, read (specInput).
 	seccompProfile string
+	net            *network.Manager
 
 	mu sync.Mutex
 	// attachWaiters are attaches made before start; start connects them
@@ -179,7 +182,11 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 	if d.seccompProfile, err = loadSeccompProfile(cfg.SeccompProfile); err != nil {
 		return nil, err
 	}
+	if err := d.openNetwork(); err != nil {
+		return nil, err
+	}
 	d.restore(ctx)
+	d.restoreNetwork()
 	return d, nil
 }
 
@@ -206,6 +213,9 @@ func lockDataRoot(root string) (*os.File, error) {
 func (d *Daemon) Close() error {
 	if d.snapshots != nil {
 		d.snapshots.Close()
+	}
+	if d.net != nil {
+		d.net.Close()
 	}
 	return d.lock.Close()
 }

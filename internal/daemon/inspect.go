@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/gorae/gorae/internal/api"
 	ctrstore "github.com/gorae/gorae/internal/container"
@@ -46,19 +45,17 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 			FinishedAt: dockerTime(st.FinishedAt),
 			Health:     st.Health,
 		},
-		Image:        c.Image,
-		LogPath:      c.LogPath,
-		Name:         c.Name,
-		RestartCount: c.RestartCount,
-		Driver:       "overlay2",
-		Platform:     "linux",
-		ExecIDs:      c.ExecIDs,
-		HostConfig:   c.HostConfig,
-		Config:       c.Config,
-		Mounts:       []container.MountPoint{},
-		NetworkSettings: &container.NetworkSettings{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		Image:           c.Image,
+		LogPath:         c.LogPath,
+		Name:            c.Name,
+		RestartCount:    c.RestartCount,
+		Driver:          "overlay2",
+		Platform:        "linux",
+		ExecIDs:         c.ExecIDs,
+		HostConfig:      c.HostConfig,
+		Config:          c.Config,
+		Mounts:          []container.MountPoint{},
+		NetworkSettings: d.networkSettings(c),
 	}
 	if r.HostConfig != nil && r.HostConfig.NetworkMode == "" {
 		hc := *r.HostConfig
@@ -105,7 +102,7 @@ func (d *Daemon) ContainerList(ctx context.Context, opts api.ContainerListOption
 		if !all && s.State != container.StateRunning && s.State != container.StatePaused && s.State != container.StateRestarting {
 			continue
 		}
-		if !matchContainer(c, s, f) {
+		if !matchContainer(c, s, f) || !d.matchNetworkFilters(c, s, f) {
 			continue
 		}
 		out = append(out, s)
@@ -133,7 +130,7 @@ func (d *Daemon) summary(c *ctrstore.Container) container.Summary {
 		Labels:  c.Config.Labels,
 		State:   c.State.Status,
 		Status:  statusText(c.State, time.Now()),
-		Ports:   []container.PortSummary{},
+		Ports:   d.portSummaries(c),
 		Mounts:  []container.MountPoint{},
 		HostConfig: struct {
 			NetworkMode string            `json:",omitempty"`
@@ -143,6 +140,7 @@ func (d *Daemon) summary(c *ctrstore.Container) container.Summary {
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: d.networkSettings(c).Networks}
 	return s
 }
 

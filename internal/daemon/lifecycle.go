@@ -96,7 +96,18 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return err
 	}
-	spec, err := renderSpec(d.specInput(c.ID, rootfs, c.Config, c.HostConfig, user))
+	netns, etcMounts, err := d.setupNetwork(c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			d.teardownNetwork(c)
+		}
+	}()
+	in := d.specInput(c.ID, rootfs, c.Config, c.HostConfig, user)
+	in.NetNS, in.EtcMounts = netns, etcMounts
+	spec, err := renderSpec(in)
 	if err != nil {
 		return err
 	}
@@ -190,6 +201,7 @@ func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monit
 	oom := exit.Signal == int(syscall.SIGKILL) && d.oomKilled(c)
 	m.Delete(ctx, true)
 	snapshot.Unmount(filepath.Join(d.containerDir(c.ID), "rootfs"))
+	d.teardownNetwork(c)
 	c.SetStopped(exit.Code, oom, exit.ExitedAt, "")
 	attrs := d.eventAttrs(c)
 	attrs["exitCode"] = strconv.Itoa(exit.Code)
@@ -486,6 +498,7 @@ func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container) error {
 	dir := d.containerDir(c.ID)
 	snapshot.Unmount(filepath.Join(dir, "rootfs"))
 	os.RemoveAll(dir)
+	d.teardownNetwork(c)
 	if err := d.snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 		c.SetStatus(container.StateDead)
 		d.containers.Save(c)

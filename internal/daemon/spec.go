@@ -66,6 +66,11 @@ type specInput struct {
 	SeccompProfile string
 	// DefaultUlimits are daemon.json's, for limits the container leaves unset.
 	DefaultUlimits map[string]*ctr.Ulimit
+	// NetNS is the network namespace to join (daemon/network.go made
+	// it); empty: a new one, or the host's with --network host.
+	NetNS string
+	// EtcMounts bind the engine's hosts, resolv.conf and hostname.
+	EtcMounts []specs.Mount
 }
 
 // specInput gathers what renderSpec needs for container id.
@@ -115,7 +120,8 @@ func renderSpec(in specInput) (*specs.Spec, error) {
 	if err := setNamespaces(s, hc, in.CgroupV2); err != nil {
 		return nil, err
 	}
-	s.Mounts = defaultMounts(hc)
+	setNetNSPath(s, in.NetNS)
+	s.Mounts = append(defaultMounts(hc), in.EtcMounts...)
 	mounts, err := userMounts(hc)
 	if err != nil {
 		return nil, err
@@ -211,9 +217,8 @@ func setNamespaces(s *specs.Spec, hc *ctr.HostConfig, v2 bool) error {
 	}
 	switch {
 	case hc.NetworkMode.IsHost():
-	case hc.NetworkMode.IsContainer():
-		return errdefs.NotImplemented(errors.New("--network container:… is not supported yet"))
 	default:
+		// container:… joins by path too: specInput.NetNS.
 		add(specs.NetworkNamespace, "")
 	}
 	if !hc.PidMode.IsHost() {

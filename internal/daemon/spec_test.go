@@ -9,6 +9,7 @@ import (
 
 	ctr "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gorae/gorae/internal/errdefs"
@@ -175,8 +176,7 @@ func TestValidateHostConfig(t *testing.T) {
 		}
 	}
 	bad := []*ctr.HostConfig{
-		{PublishAllPorts: true},
-		{NetworkMode: "mynet"},
+		{PortBindings: network.PortMap{network.MustParsePort("80/tcp"): {{HostPort: "eighty"}}}},
 		{AutoRemove: true, RestartPolicy: ctr.RestartPolicy{Name: "always"}},
 		{RestartPolicy: ctr.RestartPolicy{Name: "always", MaximumRetryCount: 2}},
 		{RestartPolicy: ctr.RestartPolicy{Name: "sometimes"}},

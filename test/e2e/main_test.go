@@ -81,6 +81,7 @@ func testMain(m *testing.M) int {
 		dumpLog()
 		return 1
 	}
+	defer cleanupNetwork()
 	defer stopDaemon(true)
 	if out, err := docker(nil, "import", busyboxTar, "busybox:latest"); err != nil {
 		fmt.Fprintf(os.Stderr, "docker import busybox: %v\n%s", err, out)
@@ -107,7 +108,8 @@ func startDaemon() error {
 	if err != nil {
 		return err
 	}
-	daemonCmd = exec.Command(gorae, "daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://"+sock, "--config-file", "/nonexistent", "--debug", "--registry-serve", "127.0.0.1:0")
+	args := []string{"daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://" + sock, "--config-file", "/nonexistent", "--debug", "--registry-serve", "127.0.0.1:0"}
+	daemonCmd = exec.Command(gorae, append(args, networkFlags()...)...)
 	daemonCmd.Stdout, daemonCmd.Stderr = logf, logf
 	daemonCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := daemonCmd.Start(); err != nil {

@@ -32,8 +32,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--rm", "busybox", "/no/such/program"}, 127},
 		{[]string{"run", "--rm", "busybox", "/etc/passwd"}, 126},
 		{[]string{"run", "--rm", "no-such-image:latest", "true"}, 125},
-		// Not there yet, and said so rather than ignored.
-		{[]string{"run", "--rm", "-p", "8080:80", "busybox", "true"}, 125},
+		{[]string{"run", "--rm", "--network", "no-such-network", "busybox", "true"}, 125},
 	} {
 		_, err := docker(nil, tc.args...)
 		if got := exitCode(err); got != tc.code {

@@ -46,8 +46,13 @@ func TestTCPWithTLS(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	base := []string{"daemon", "--data-root", filepath.Join(dir, "data"), "--exec-root", fmt.Sprintf("/run/gorae-e2e-tls-%d", os.Getpid()), "--config-file", "/nonexistent", "-H", "tcp://" + addr}
+	// A bridge, table and subnets of its own, beside the main e2e daemon's.
+	bridge := fmt.Sprintf("gnt%d", os.Getpid()%100000)
+	base := []string{"daemon", "--data-root", filepath.Join(dir, "data"), "--exec-root", fmt.Sprintf("/run/gorae-e2e-tls-%d", os.Getpid()), "--config-file", "/nonexistent", "-H", "tcp://" + addr,
+		"--bridge", bridge, "--bip", "10.201.28.1/24", "--default-address-pool", "base=10.201.24.0/22,size=24"}
 	defer os.RemoveAll(fmt.Sprintf("/run/gorae-e2e-tls-%d", os.Getpid()))
+	defer exec.Command("nft", "delete", "table", "ip", "gorae-"+bridge).Run()
+	defer exec.Command("ip", "link", "del", bridge).Run()
 	if out, err := exec.Command(gorae, base...).CombinedOutput(); err == nil || !strings.Contains(string(out), "without TLS") {
 		t.Fatalf("plain tcp must be refused: %v %s", err, out)
 	}
