@@ -53,5 +53,6 @@ func (s *Server) routes() {
 	s.handle("POST /images/{name...}", s.postImageByName)
 	s.handle("DELETE /images/{name...}", s.deleteImage)
 
+	s.volumeRoutes()
 	s.unsupportedRoutes()
 }

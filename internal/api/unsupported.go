@@ -19,9 +19,6 @@ func (s *Server) unsupportedRoutes() {
 			"GET /networks", "GET /networks/{id}", "POST /networks/create", "POST /networks/{id}/connect",
 			"POST /networks/{id}/disconnect", "DELETE /networks/{id}",
 		},
-		"volumes": {
-			"GET /volumes", "GET /volumes/{name}", "POST /volumes/create", "PUT /volumes/{name}", "DELETE /volumes/{name}",
-		},
 		"building images": {"POST /build", "POST /build/cancel", "POST /session"},
 		"registries":      {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
 	} {
@@ -34,9 +31,6 @@ func (s *Server) unsupportedRoutes() {
 	// is the truth, and `docker system prune` prunes all kinds in turn.
 	s.handle("POST /networks/prune", func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string][]string{"NetworksDeleted": {}})
-	})
-	s.handle("POST /volumes/prune", func(w http.ResponseWriter, _ *http.Request) error {
-		return writeJSON(w, http.StatusOK, map[string]any{"VolumesDeleted": []string{}, "SpaceReclaimed": 0})
 	})
 	s.handle("POST /build/prune", func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})

@@ -20,6 +20,7 @@ import (
 	"github.com/gorae/gorae/internal/image"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
+	"github.com/gorae/gorae/internal/volume"
 )
 
 // RuntimeConfig names an OCI runtime binary (daemon.json "runtimes").
@@ -86,6 +87,7 @@ type Daemon struct {
 	images     *image.Store
 	snapshots  *snapshot.Overlay
 	containers *container.Store
+	volumes    *volume.Store
 	events     *eventLog
 	cgroupV2   bool
 
@@ -138,6 +140,10 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 	if d.containers, err = container.Open(filepath.Join(cfg.DataRoot, "containers")); err != nil {
 		return nil, err
 	}
+	if d.volumes, err = volume.Open(filepath.Join(cfg.DataRoot, "volumes")); err != nil {
+		return nil, err
+	}
+	d.restoreVolumeUsers()
 	d.restore(ctx)
 	return d, nil
 }

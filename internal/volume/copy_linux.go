@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,7 +73,7 @@ func (c *copier) copyEntry(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	st := fi.Sys().(*unix.Stat_t)
+	st := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := c.links[key]; ok {
@@ -133,7 +134,7 @@ func copyFile(src, dst string) error {
 // copyMeta gives dst src's owner, mode and extended attributes. The
 // owner goes first: chown clears setuid bits.
 func copyMeta(src, dst string, fi os.FileInfo, isRoot bool) error {
-	st := fi.Sys().(*unix.Stat_t)
+	st := fi.Sys().(*syscall.Stat_t)
 	if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 		return err
 	}
