@@ -34,7 +34,7 @@ type MountPoint struct {
 	TmpfsData string `json:"TmpfsData,omitempty"`
 	// CreateSource: a missing bind source is made (-v), not refused
 	// (--mount).
-	CreateSource bool `json:"-"`
+	CreateSource bool `json:"CreateSource,omitempty"`
 }
 
 // Anonymous says the mount's volume was made for the container.
