@@ -41,7 +41,7 @@ func testStore(t *testing.T) (*Store, *fakeMounter, string) {
 }
 
 func TestValidateName(t *testing.T) {
-	for _, ok := range []string{"ab", "data", "my-vol_1.x", "a..", "0"+strings.Repeat("x", 254)} {
+	for _, ok := range []string{"ab", "data", "my-vol_1.x", "a..", "0" + strings.Repeat("x", 254)} {
 		if err := ValidateName(ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
