@@ -30,6 +30,9 @@ import (
 // before anything is made; the undo removes the volumes it made.
 func (d *Daemon) createMounts(ctx context.Context, c *ctrstore.Container) (undo func(), err error) {
 	hc, cfg := c.HostConfig, c.Config
+	if hc.VolumeDriver != "" && hc.VolumeDriver != volume.DefaultDriver {
+		return nil, errdefs.NotFound(fmt.Errorf("error looking up volume plugin %s: plugin %q not found (gorae has only the local driver)", hc.VolumeDriver, hc.VolumeDriver))
+	}
 	byDest := map[string]*volume.MountPoint{}
 	explicit := map[string]bool{}
 	for _, spec := range hc.VolumesFrom {
