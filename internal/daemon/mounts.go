@@ -292,6 +292,9 @@ func (d *Daemon) releaseMounts(c *ctrstore.Container, rmVolumes bool) {
 // are unmounted.
 func (d *Daemon) restoreVolumeUsers() {
 	for _, c := range d.containers.List() {
+		if c.MountPoints == nil {
+			legacyMountPoints(c)
+		}
 		running := c.Snapshot().IsRunning()
 		for _, mp := range c.MountPoints {
 			if mp.Type != mount.TypeVolume {
@@ -309,6 +312,28 @@ func (d *Daemon) restoreVolumeUsers() {
 		}
 	}
 	d.volumes.UnmountIdle()
+}
+
+// legacyMountPoints gives a record made before volumes existed (binds
+// and tmpfs mounts kept only in its HostConfig) its mount points, so its
+// mounts survive the upgrade. It could hold no volumes then.
+func legacyMountPoints(c *ctrstore.Container) {
+	hc := c.HostConfig
+	if hc == nil {
+		return
+	}
+	var mps []*volume.MountPoint
+	for _, b := range hc.Binds {
+		if mp, err := volume.ParseBind(b); err == nil && mp.Type == mount.TypeBind {
+			mps = append(mps, mp)
+		}
+	}
+	for _, m := range hc.Mounts {
+		if mp, err := volume.ParseMount(m); err == nil && mp.Type != mount.TypeVolume {
+			mps = append(mps, mp)
+		}
+	}
+	c.MountPoints = mps
 }
 
 // mountPoints is inspect's and ps's Mounts: Docker's fields, by
