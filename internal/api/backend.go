@@ -23,6 +23,7 @@ type Backend interface {
 	SystemBackend
 	ContainerBackend
 	ImageBackend
+	VolumeBackend
 }
 
 // SystemBackend answers /_ping, /version, /info, /events, /system/df.

@@ -54,5 +54,6 @@ func (s *Server) routes() {
 	s.handle("DELETE /images/{name...}", s.deleteImage)
 
 	s.networkRoutes()
+	s.volumeRoutes()
 	s.unsupportedRoutes()
 }

@@ -15,11 +15,8 @@ import (
 func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
 		"attach over websocket": {"GET /containers/{id}/attach/ws"},
-		"volumes": {
-			"GET /volumes", "GET /volumes/{name}", "POST /volumes/create", "PUT /volumes/{name}", "DELETE /volumes/{name}",
-		},
-		"building images": {"POST /build", "POST /build/cancel", "POST /session"},
-		"registries":      {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
+		"building images":       {"POST /build", "POST /build/cancel", "POST /session"},
+		"registries":            {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
 	} {
 		err := errdefs.NotImplemented(errors.New(what + " is not supported yet by gorae"))
 		for _, p := range patterns {
@@ -28,9 +25,6 @@ func (s *Server) unsupportedRoutes() {
 	}
 	// Pruning what gorae cannot create yet finds nothing: an empty report
 	// is the truth, and `docker system prune` prunes all kinds in turn.
-	s.handle("POST /volumes/prune", func(w http.ResponseWriter, _ *http.Request) error {
-		return writeJSON(w, http.StatusOK, map[string]any{"VolumesDeleted": []string{}, "SpaceReclaimed": 0})
-	})
 	s.handle("POST /build/prune", func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})
 	})

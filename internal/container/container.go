@@ -10,6 +10,8 @@ import (
 
 	ctr "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+
+	"github.com/gorae/gorae/internal/volume"
 )
 
 // State is a container's lifecycle state, as `docker inspect` shows it.
@@ -44,6 +46,9 @@ type Container struct {
 	RestartCount int      `json:"RestartCount"`
 	LogPath      string   `json:"LogPath"`
 	ExecIDs      []string `json:"ExecIDs,omitempty"`
+	// MountPoints are the container's volumes, binds and tmpfs mounts
+	// (not --tmpfs), resolved at create.
+	MountPoints []*volume.MountPoint `json:"MountPoints,omitempty"`
 	// HasBeenStarted and ManuallyStopped drive the restart policies
 	// (unless-stopped) across daemon restarts.
 	HasBeenStarted  bool `json:"HasBeenStartedBefore"`

@@ -21,11 +21,13 @@ import (
 	"github.com/gorae/gorae/internal/snapshot"
 )
 
-// containerRoot is the container's filesystem on the host: the running
-// container's own rootfs mount, or its layer mounted for the call.
+// containerRoot is the container's filesystem on the host, volumes and
+// binds included: the running container's root as its own mount
+// namespace sees it, or its layer mounted for the call with its volumes
+// bound on top.
 func (d *Daemon) containerRoot(ctx context.Context, c *ctrstore.Container) (string, func(), error) {
-	if c.Snapshot().IsRunning() {
-		return filepath.Join(d.containerDir(c.ID), "rootfs"), func() {}, nil
+	if st := c.Snapshot(); st.IsRunning() && st.Pid > 0 {
+		return fmt.Sprintf("/proc/%d/root", st.Pid), func() {}, nil
 	}
 	dir, err := os.MkdirTemp(d.cfg.ExecRoot, "cp-")
 	if err != nil {
@@ -39,7 +41,13 @@ func (d *Daemon) containerRoot(ctx context.Context, c *ctrstore.Container) (stri
 		os.Remove(dir)
 		return "", nil, fmt.Errorf("mount the filesystem of %s: %w", c.ID, err)
 	}
-	return dir, func() { snapshot.Unmount(dir); os.Remove(dir) }, nil
+	unbind, err := d.bindVolumesAt(c, dir)
+	if err != nil {
+		snapshot.Unmount(dir)
+		os.Remove(dir)
+		return "", nil, fmt.Errorf("mount the volumes of %s: %w", c.ID, err)
+	}
+	return dir, func() { unbind(); snapshot.Unmount(dir); os.Remove(dir) }, nil
 }
 
 // resolveIn is path inside root, symlinks followed as the container would

@@ -96,6 +96,15 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 			d.snapshots.Remove(context.WithoutCancel(ctx), c.ID)
 		}
 	}()
+	undoMounts, err := d.createMounts(ctx, c)
+	if err != nil {
+		return resp, err
+	}
+	defer func() {
+		if retErr != nil {
+			undoMounts()
+		}
+	}()
 	err = d.containers.Add(c)
 	// Two creates at once may draw the same generated name; the store
 	// gives it to one of them, the other draws again.

@@ -22,6 +22,7 @@ import (
 	"github.com/gorae/gorae/internal/network"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
+	"github.com/gorae/gorae/internal/volume"
 )
 
 // RuntimeConfig names an OCI runtime binary (daemon.json "runtimes").
@@ -124,6 +125,7 @@ type Daemon struct {
 	images     *image.Store
 	snapshots  *snapshot.Overlay
 	containers *container.Store
+	volumes    *volume.Store
 	events     *eventLog
 	cgroupV2   bool
 	// seccompProfile is daemon.json's seccomp-profile, read (specInput).
@@ -185,6 +187,10 @@ func New(ctx context.Context, cfg Config) (_ *Daemon, retErr error) {
 	if err := d.openNetwork(); err != nil {
 		return nil, err
 	}
+	if d.volumes, err = volume.Open(filepath.Join(cfg.DataRoot, "volumes")); err != nil {
+		return nil, err
+	}
+	d.restoreVolumeUsers()
 	d.restore(ctx)
 	d.restoreNetwork()
 	return d, nil

@@ -62,16 +62,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 		hc.NetworkMode = "none"
 		r.HostConfig = &hc
 	}
-	for _, b := range c.HostConfig.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) >= 2 {
-			mp := container.MountPoint{Type: "bind", Source: parts[0], Destination: parts[1], RW: true, Propagation: "rprivate"}
-			if len(parts) == 3 && strings.Contains(parts[2], "ro") {
-				mp.RW = false
-			}
-			r.Mounts = append(r.Mounts, mp)
-		}
-	}
+	r.Mounts = mountPoints(c)
 	return r, nil
 }
 
@@ -131,7 +122,7 @@ func (d *Daemon) summary(c *ctrstore.Container) container.Summary {
 		State:   c.State.Status,
 		Status:  statusText(c.State, time.Now()),
 		Ports:   d.portSummaries(c),
-		Mounts:  []container.MountPoint{},
+		Mounts:  mountPoints(c),
 		HostConfig: struct {
 			NetworkMode string            `json:",omitempty"`
 			Annotations map[string]string `json:",omitempty"`
@@ -232,6 +223,7 @@ func matchContainer(c *ctrstore.Container, s container.Summary, f map[string][]s
 			n, err := strconv.Atoi(v)
 			return err == nil && s.State == container.StateExited && c.Snapshot().ExitCode == n
 		}) &&
+		anyOf("volume", func(v string) bool { return usesVolume(c, v) }) &&
 		anyOf("health", func(v string) bool {
 			h := c.Snapshot().Health
 			if h == nil {
@@ -342,7 +334,7 @@ func (d *Daemon) ContainerPrune(ctx context.Context, filters map[string][]string
 		if !allLabels(c.Config.Labels, filters["label"]) {
 			continue
 		}
-		if err := d.remove(ctx, c); err == nil {
+		if err := d.remove(ctx, c, false); err == nil {
 			rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
 		}
 	}

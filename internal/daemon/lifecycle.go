@@ -60,7 +60,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		if c.HostConfig.AutoRemove {
 			// `docker run --rm` waits for the removal even when the
 			// start failed.
-			d.remove(context.WithoutCancel(ctx), c)
+			d.remove(context.WithoutCancel(ctx), c, true)
 		} else {
 			d.containers.Save(c)
 		}
@@ -105,8 +105,17 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 			d.teardownNetwork(c)
 		}
 	}()
+	userMounts, err := d.mountVolumes(c, rootfs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			d.unmountVolumes(c)
+		}
+	}()
 	in := d.specInput(c.ID, rootfs, c.Config, c.HostConfig, user)
-	in.NetNS, in.EtcMounts = netns, etcMounts
+	in.NetNS, in.EtcMounts, in.Mounts = netns, etcMounts, userMounts
 	spec, err := renderSpec(in)
 	if err != nil {
 		return err
@@ -201,6 +210,7 @@ func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monit
 	oom := exit.Signal == int(syscall.SIGKILL) && d.oomKilled(c)
 	m.Delete(ctx, true)
 	snapshot.Unmount(filepath.Join(d.containerDir(c.ID), "rootfs"))
+	d.unmountVolumes(c)
 	d.teardownNetwork(c)
 	c.SetStopped(exit.Code, oom, exit.ExitedAt, "")
 	attrs := d.eventAttrs(c)
@@ -211,7 +221,7 @@ func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monit
 	}
 	if c.HostConfig.AutoRemove {
 		// We are the watcher: remove without waiting for ourselves.
-		if err := d.removeNow(ctx, c); err != nil {
+		if err := d.removeNow(ctx, c, true); err != nil {
 			slog.Error("auto-remove", "container", c.ID, "err", err)
 		}
 		return
@@ -468,14 +478,16 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, removeV
 	if st.Status == container.StateRemoving {
 		return errdefs.Conflict(fmt.Errorf("removal of container %s is already in progress", c.ID))
 	}
-	return d.remove(ctx, c)
+	return d.remove(ctx, c, removeVolumes)
 }
 
-func (d *Daemon) remove(ctx context.Context, c *ctrstore.Container) error {
+// remove deletes the container; rmVolumes takes its anonymous volumes
+// with it.
+func (d *Daemon) remove(ctx context.Context, c *ctrstore.Container, rmVolumes bool) error {
 	c.SetStatus(container.StateRemoving)
 	// Wait for the watcher to have recorded the exit.
 	d.waitWatcher(c)
-	return d.removeNow(ctx, c)
+	return d.removeNow(ctx, c, rmVolumes)
 }
 
 // waitWatcher waits (a while) for the goroutine that records c's exit.
@@ -493,7 +505,7 @@ func (d *Daemon) waitWatcher(c *ctrstore.Container) {
 
 // removeNow removes the container's files, layer and record; the caller
 // knows no watcher is busy with it (or is that watcher).
-func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container) error {
+func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container, rmVolumes bool) error {
 	c.SetStatus(container.StateRemoving)
 	dir := d.containerDir(c.ID)
 	snapshot.Unmount(filepath.Join(dir, "rootfs"))
@@ -507,6 +519,7 @@ func (d *Daemon) removeNow(ctx context.Context, c *ctrstore.Container) error {
 	if err := d.containers.Delete(c); err != nil {
 		return err
 	}
+	d.releaseMounts(c, rmVolumes)
 	d.events.publish(events.ContainerEventType, events.ActionDestroy, c.ID, d.eventAttrs(c))
 	return nil
 }
@@ -558,7 +571,7 @@ func (d *Daemon) restore(ctx context.Context) {
 			exit = &monitor.Exit{Code: 255, ExitedAt: time.Now().UTC()}
 		}
 		if st.Status == container.StateRemoving {
-			d.remove(ctx, c)
+			d.remove(ctx, c, false)
 			continue
 		}
 		d.handleExit(ctx, c, m, exit)

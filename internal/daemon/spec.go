@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -71,6 +70,9 @@ type specInput struct {
 	NetNS string
 	// EtcMounts bind the engine's hosts, resolv.conf and hostname.
 	EtcMounts []specs.Mount
+	// Mounts are the container's volumes, binds and tmpfs mounts
+	// (daemon.mountVolumes).
+	Mounts []specs.Mount
 }
 
 // specInput gathers what renderSpec needs for container id.
@@ -121,12 +123,8 @@ func renderSpec(in specInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	setNetNSPath(s, in.NetNS)
-	s.Mounts = append(defaultMounts(hc), in.EtcMounts...)
-	mounts, err := userMounts(hc)
-	if err != nil {
-		return nil, err
-	}
-	s.Mounts = mergeMounts(s.Mounts, mounts)
+	// The container's own mounts win over the engine's /etc files.
+	s.Mounts = mergeMounts(append(defaultMounts(hc), in.EtcMounts...), in.Mounts)
 	if hc.Init != nil && *hc.Init {
 		if in.InitBinary == "" {
 			return nil, errdefs.InvalidParameter(errors.New("--init: no init binary"))
@@ -269,105 +267,6 @@ func defaultMounts(hc *ctr.HostConfig) []specs.Mount {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(shm, 10)}},
 	}
-}
-
-// userMounts turns -v/--mount/--tmpfs into OCI mounts.
-func userMounts(hc *ctr.HostConfig) ([]specs.Mount, error) {
-	var out []specs.Mount
-	for _, b := range hc.Binds {
-		m, err := parseBind(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	for _, m := range hc.Mounts {
-		switch m.Type {
-		case "bind":
-			if !filepath.IsAbs(m.Source) {
-				return nil, errdefs.InvalidParameter(fmt.Errorf("invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", m.Source))
-			}
-			if _, err := os.Stat(m.Source); err != nil {
-				return nil, errdefs.InvalidParameter(fmt.Errorf("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source))
-			}
-			opts := []string{"rbind"}
-			if m.ReadOnly {
-				opts = append(opts, "ro")
-			}
-			prop := "rprivate"
-			if m.BindOptions != nil && m.BindOptions.Propagation != "" {
-				prop = string(m.BindOptions.Propagation)
-			}
-			out = append(out, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: append(opts, prop)})
-		case "tmpfs":
-			opts := []string{"nosuid", "nodev", "noexec"}
-			if m.TmpfsOptions != nil {
-				if m.TmpfsOptions.SizeBytes > 0 {
-					opts = append(opts, "size="+strconv.FormatInt(m.TmpfsOptions.SizeBytes, 10))
-				}
-				if m.TmpfsOptions.Mode != 0 {
-					opts = append(opts, fmt.Sprintf("mode=%o", m.TmpfsOptions.Mode))
-				}
-			}
-			if m.ReadOnly {
-				opts = append(opts, "ro")
-			}
-			out = append(out, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
-		default:
-			return nil, errdefs.NotImplemented(fmt.Errorf("mount type %q is not supported yet", m.Type))
-		}
-	}
-	for dest, opt := range hc.Tmpfs {
-		opts := []string{"nosuid", "nodev", "noexec"}
-		if opt != "" {
-			opts = append(opts, strings.Split(opt, ",")...)
-		}
-		out = append(out, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: opts})
-	}
-	for _, m := range out {
-		if !filepath.IsAbs(m.Destination) {
-			return nil, errdefs.InvalidParameter(fmt.Errorf("invalid mount config: mount path %q must be absolute", m.Destination))
-		}
-	}
-	return out, nil
-}
-
-// parseBind reads -v SRC:DST[:OPTS]. Named volumes come with the volume
-// issue; until then a source must be an absolute host path.
-func parseBind(b string) (specs.Mount, error) {
-	parts := strings.Split(b, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return specs.Mount{}, errdefs.InvalidParameter(fmt.Errorf("invalid volume specification: '%s'", b))
-	}
-	src, dst := parts[0], parts[1]
-	if !filepath.IsAbs(src) {
-		return specs.Mount{}, errdefs.NotImplemented(fmt.Errorf("named volume %q: volumes are not supported yet (use an absolute host path)", src))
-	}
-	if !filepath.IsAbs(dst) {
-		return specs.Mount{}, errdefs.InvalidParameter(fmt.Errorf("invalid volume specification: '%s': mount path must be absolute", b))
-	}
-	opts := []string{"rbind"}
-	prop := "rprivate"
-	if len(parts) == 3 {
-		for _, o := range strings.Split(parts[2], ",") {
-			switch o {
-			case "ro", "rw":
-				opts = append(opts, o)
-			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
-				prop = o
-			case "z", "Z", "nocopy", "":
-			default:
-				return specs.Mount{}, errdefs.InvalidParameter(fmt.Errorf("invalid volume specification: '%s': unknown option %q", b, o))
-			}
-		}
-	}
-	// Docker creates a missing bind source directory for -v.
-	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(src, 0o755); err != nil {
-			return specs.Mount{}, fmt.Errorf("create bind source %s: %w", src, err)
-		}
-	}
-	return specs.Mount{Destination: filepath.Clean(dst), Type: "bind", Source: src, Options: append(opts, prop)}, nil
 }
 
 // mergeMounts lets user mounts replace defaults at the same destination

@@ -192,5 +192,5 @@ func (d *Daemon) DiskUsage(ctx context.Context) (*system.DiskUsage, error) {
 			cu.Reclaimable += sum.SizeRw
 		}
 	}
-	return &system.DiskUsage{ImageUsage: iu, ContainerUsage: cu}, nil
+	return &system.DiskUsage{ImageUsage: iu, ContainerUsage: cu, VolumeUsage: d.volumeUsage()}, nil
 }
