@@ -128,6 +128,12 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer closeConsole()
 
+	trees, err := openIDMappedTrees(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer trees.Close()
+
 	exe, releaseExe, err := protectedExe(InitBinary, dir)
 	if err != nil {
 		return nil, err
@@ -150,6 +156,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		Join:         map[specs.LinuxNamespaceType]string{},
 		NoPivot:      o.NoPivot,
 		NoNewKeyring: o.NoNewKeyring,
+		IDMapFDs:     trees.pass(cmd),
 	}
 	var cloneFlags uintptr
 	pidPath := ""
