@@ -321,6 +321,11 @@ func initCommand(exe, mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 // and only of the calling thread's, so it is done on a thread of its own
 // that is thrown away afterwards (its goroutine exits still locked).
 func startCommand(cmd *exec.Cmd, pidPath string) error {
+	done, err := exeClearOfChildFDs(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if pidPath == "" {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start container init: %w", err)

@@ -111,21 +111,22 @@ func TestIDMappedMountWithoutUserNS(t *testing.T) {
 
 // In a user namespace (root = host 100000): a mapping of its own makes
 // on-disk 1000 the container's root; idmap without mappings borrows the
-// container's, so on-disk 1000 is the container's 1000.
+// container's, so on-disk 1000 is the container's 1000; ro still applies.
 func TestIDMappedMountWithUserNS(t *testing.T) {
 	e := newEnv(t)
 	requireIDMap(t, e)
 	src := idmapSource(t, false)
 	m := []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 100000, Size: 1}}
-	s := sh(`stat -c %u:%g /own /own/f /borrowed/f; touch /own/new`)
+	s := sh(`stat -c %u:%g /own /own/f /borrowed/f /ro; touch /own/new; touch /ro/x 2>/dev/null && echo WROTE; true`)
 	addUserNS(s)
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/own", Type: "bind", Source: src, Options: []string{"bind", "idmap"}, UIDMappings: m, GIDMappings: m},
 		specs.Mount{Destination: "/borrowed", Type: "bind", Source: src, Options: []string{"bind", "idmap"}},
+		specs.Mount{Destination: "/ro", Type: "bind", Source: src, Options: []string{"bind", "idmap", "ro"}, UIDMappings: m, GIDMappings: m},
 	)
 	out := e.mustRunBundle(usernsReady(t, e, s))
-	if want := "0:0\n0:0\n1000:1000\n"; out != want {
-		t.Errorf("owners inside = %q, want %q", out, want)
+	if want := "0:0\n0:0\n1000:1000\n0:0\n"; out != want {
+		t.Errorf("owners inside = %q, want %q (WROTE: the ro ID-mapped mount was writable)", out, want)
 	}
 	if got := ownerOf(t, filepath.Join(src, "new")); got != "1000:1000" {
 		t.Errorf("file created by the container's root is owned by %s on the host, want 1000:1000", got)
