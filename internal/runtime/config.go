@@ -101,6 +101,9 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 			}
 		}
 	}
+	if err := validateIDMapMounts(s); err != nil {
+		return err
+	}
 	if s.Linux == nil {
 		return nil
 	}

@@ -128,6 +128,12 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer closeConsole()
 
+	trees, err := openIDMappedTrees(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer trees.Close()
+
 	exe, releaseExe, err := protectedExe(InitBinary, dir)
 	if err != nil {
 		return nil, err
@@ -150,6 +156,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		Join:         map[specs.LinuxNamespaceType]string{},
 		NoPivot:      o.NoPivot,
 		NoNewKeyring: o.NoNewKeyring,
+		IDMapFDs:     trees.pass(cmd),
 	}
 	var cloneFlags uintptr
 	pidPath := ""
@@ -314,6 +321,11 @@ func initCommand(exe, mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 // and only of the calling thread's, so it is done on a thread of its own
 // that is thrown away afterwards (its goroutine exits still locked).
 func startCommand(cmd *exec.Cmd, pidPath string) error {
+	done, err := exeClearOfChildFDs(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if pidPath == "" {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start container init: %w", err)

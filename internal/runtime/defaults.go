@@ -77,6 +77,7 @@ func Features() *features.Features {
 	for k := range recursiveOptions {
 		mountOpts = append(mountOpts, k)
 	}
+	mountOpts = append(mountOpts, "idmap", "ridmap")
 	sort.Strings(mountOpts)
 	var caps []string
 	for _, c := range capability.ListKnown() {
@@ -103,6 +104,8 @@ func Features() *features.Features {
 				Archs:     []string{"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"},
 			},
 			Apparmor: &features.Apparmor{Enabled: &t},
+			// ID-mapped bind mounts (idmap_linux.go); the kernel needs 5.12+.
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,4 +98,41 @@ func memfdExe(bin string) (*os.File, error) {
 		return nil, fmt.Errorf("seal the runtime binary's memfd: %w", err)
 	}
 	return f, nil
+}
+
+// exeClearOfChildFDs keeps cmd.Path, a /proc/self/fd link, naming the
+// binary in the child until execve. Go's child dup2s ExtraFiles onto 3, 4, …
+// and first moves its error pipe (and any file in the way) to the numbers
+// just above the highest descriptor it passes, so a link in either range
+// would name another file; the ID-mapped mount trees, opened just before
+// the binary, made that happen. The descriptor is moved above both ranges
+// with room to spare; done closes the copy once the child has exec'd.
+func exeClearOfChildFDs(cmd *exec.Cmd) (done func(), err error) {
+	const prefix = "/proc/self/fd/"
+	n, perr := strconv.Atoi(strings.TrimPrefix(cmd.Path, prefix))
+	if perr != nil || !strings.HasPrefix(cmd.Path, prefix) {
+		return func() {}, nil
+	}
+	files := append([]*os.File(nil), cmd.ExtraFiles...)
+	for _, s := range []any{cmd.Stdin, cmd.Stdout, cmd.Stderr} {
+		if f, ok := s.(*os.File); ok {
+			files = append(files, f)
+		}
+	}
+	highest := 2 + len(cmd.ExtraFiles)
+	for _, f := range files {
+		if f != nil && int(f.Fd()) > highest {
+			highest = int(f.Fd())
+		}
+	}
+	floor := highest + len(files) + 16
+	if n >= floor {
+		return func() {}, nil
+	}
+	fd, err := unix.FcntlInt(uintptr(n), unix.F_DUPFD_CLOEXEC, floor)
+	if err != nil {
+		return nil, fmt.Errorf("move the init binary's descriptor past the inherited ones: %w", err)
+	}
+	cmd.Path = prefix + strconv.Itoa(fd)
+	return func() { unix.Close(fd) }, nil
 }

@@ -73,6 +73,11 @@ func Init() int {
 
 func initContainer(sc *syncConn, ic *initConfig) error {
 	spec := ic.Spec
+	// ID-mapped trees are attached and closed while mounts are made; no
+	// hook or container process may inherit one meanwhile.
+	for _, fd := range ic.IDMapFDs {
+		unix.CloseOnExec(fd)
+	}
 	// Nothing is made before we are in the container's cgroup, so it is
 	// all accounted, and a cgroup namespace is rooted there.
 	if m, err := sc.recv(); err != nil || m.Type != msgCgrouped {

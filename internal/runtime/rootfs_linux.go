@@ -75,7 +75,7 @@ func (r *rootfs) prepare() error {
 		if filepath.Clean("/"+m.Destination) == "/dev" {
 			hasDev = true
 		}
-		if err := r.mount(m); err != nil {
+		if err := r.mount(i, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
@@ -95,7 +95,7 @@ func (r *rootfs) resolve(dest string) (string, error) {
 	return p, nil
 }
 
-func (r *rootfs) mount(m *specs.Mount) error {
+func (r *rootfs) mount(i int, m *specs.Mount) error {
 	flags, pflags, data, recAttr, err := parseMountOptions(m.Options)
 	if err != nil {
 		return err
@@ -103,6 +103,9 @@ func (r *rootfs) mount(m *specs.Mount) error {
 	dest, err := r.resolve(m.Destination)
 	if err != nil {
 		return err
+	}
+	if fd, ok := r.ic.IDMapFDs[i]; ok {
+		return attachTree(fd, m.Source, dest, flags, pflags, recAttr)
 	}
 	typ := m.Type
 	if typ == "bind" || typ == "rbind" {
@@ -152,6 +155,34 @@ func (r *rootfs) bindMount(src, dest string, flags uintptr, pflags []uintptr, re
 	if err := unix.Mount(src, dest, "", unix.MS_BIND|(flags&unix.MS_REC), ""); err != nil {
 		return fmt.Errorf("bind mount %s: %w", src, err)
 	}
+	return finishBind(dest, flags, pflags, recAttr)
+}
+
+// attachTree puts the ID-mapped tree the runtime process cloned from src
+// (inherited as fd) at dest.
+func attachTree(fd int, src, dest string, flags uintptr, pflags []uintptr, recAttr *unix.MountAttr) error {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat ID-mapped tree of %s: %w", src, err)
+	}
+	var err error
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.MkdirAll(dest, 0o755)
+	} else {
+		err = createFile(dest)
+	}
+	if err != nil {
+		return err
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount ID-mapped tree of %s: %w", src, err)
+	}
+	return finishBind(dest, flags, pflags, recAttr)
+}
+
+// finishBind applies a bind mount's flags and propagation.
+func finishBind(dest string, flags uintptr, pflags []uintptr, recAttr *unix.MountAttr) error {
 	// Flags other than bind/rec need a remount to take effect.
 	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
 		if err := remount(dest, flags|unix.MS_REMOUNT|unix.MS_BIND); err != nil {
@@ -642,9 +673,9 @@ func parseMountOptions(opts []string) (flags uintptr, pflags []uintptr, data str
 			}
 			continue
 		}
-		switch o {
-		case "idmap", "ridmap":
-			return 0, nil, "", nil, fmt.Errorf("mount option %q is not supported yet", o)
+		if o == "idmap" || o == "ridmap" {
+			// Not mount(2)'s: mountIDMapping reads them.
+			continue
 		}
 		d = append(d, o)
 	}

@@ -62,6 +62,9 @@ type initConfig struct {
 	// CgroupPaths are the container's cgroup directories on the host, for
 	// mounting a cgroup filesystem without a cgroup namespace.
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	// IDMapFDs are the inherited descriptors of ID-mapped mount trees
+	// (idmap_linux.go), by index in spec.mounts.
+	IDMapFDs map[int]int `json:"idmap_fds,omitempty"`
 }
 
 type syncConn struct {

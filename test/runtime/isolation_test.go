@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -219,23 +218,11 @@ func TestSeccompDeniesWithProfileErrno(t *testing.T) {
 func TestUserNamespaceMapping(t *testing.T) {
 	e := newEnv(t)
 	s := sh(`id -u; cat /proc/self/uid_map; cat /proc/self/gid_map`)
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	// A user namespace cannot mount sysfs without its own netns (it has
 	// one here) nor set device cgroups differently: keep the rest.
-	bundle := e.bundle(s)
-	// The mapped root must be able to reach and read its rootfs.
-	exec.Command("chown", "-R", "100000:100000", bundle+"/rootfs").Run()
-	for d := bundle; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	full := append(append([]string(nil), runtimeArg...), "--root", e.root, "run", "--bundle", bundle, newID(t))
-	out, err := exec.Command(runtimeBin, full...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out)
-	}
-	if !strings.HasPrefix(string(out), "0\n") || !strings.Contains(string(out), "100000") {
+	addUserNS(s)
+	out := e.mustRunBundle(usernsReady(t, e, s))
+	if !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "100000") {
 		t.Errorf("want uid 0 mapped to 100000:\n%s", out)
 	}
 }

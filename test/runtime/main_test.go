@@ -157,7 +157,11 @@ func (e *env) bundle(s *specs.Spec) string {
 // exit code.
 func (e *env) run(s *specs.Spec) (string, int) {
 	e.t.Helper()
-	bundle := e.bundle(s)
+	return e.runBundle(e.bundle(s))
+}
+
+func (e *env) runBundle(bundle string) (string, int) {
+	e.t.Helper()
 	full := append(append(append([]string(nil), runtimeArg...), "--root", e.root), "run", "--bundle", bundle, newID(e.t))
 	cmd := exec.Command(runtimeBin, full...)
 	out, err := cmd.CombinedOutput()
@@ -175,7 +179,12 @@ func (e *env) run(s *specs.Spec) (string, int) {
 // mustRun runs a container that must exit 0 and returns its output.
 func (e *env) mustRun(s *specs.Spec) string {
 	e.t.Helper()
-	out, code := e.run(s)
+	return e.mustRunBundle(e.bundle(s))
+}
+
+func (e *env) mustRunBundle(bundle string) string {
+	e.t.Helper()
+	out, code := e.runBundle(bundle)
 	if code != 0 {
 		e.t.Fatalf("container exited %d, want 0; output:\n%s", code, out)
 	}
