@@ -23,6 +23,7 @@ type Backend interface {
 	SystemBackend
 	ContainerBackend
 	ImageBackend
+	DistributionBackend
 }
 
 // SystemBackend answers /_ping, /version, /info, /events, /system/df.

@@ -23,7 +23,7 @@ func (s *Server) unsupportedRoutes() {
 			"GET /volumes", "GET /volumes/{name}", "POST /volumes/create", "PUT /volumes/{name}", "DELETE /volumes/{name}",
 		},
 		"building images": {"POST /build", "POST /build/cancel", "POST /session"},
-		"registries":      {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
+		"registry search": {"GET /images/search"},
 	} {
 		err := errdefs.NotImplemented(errors.New(what + " is not supported yet by gorae"))
 		for _, p := range patterns {

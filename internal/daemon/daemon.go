@@ -39,6 +39,10 @@ type Config struct {
 	DefaultRuntime string                   `json:"default-runtime,omitempty"`
 	Runtimes       map[string]RuntimeConfig `json:"runtimes,omitempty"`
 	LiveRestore    bool                     `json:"live-restore,omitempty"`
+	// Registries (internal/registry): plain-HTTP registries allowed
+	// (host[:port] or CIDR; loopback always is) and Docker Hub mirrors.
+	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 }
@@ -97,6 +101,7 @@ type Daemon struct {
 	// watching marks containers whose exit a goroutine waits on.
 	watching map[string]bool
 	execs    execTable
+	dist     distribution // the registry client, made on first use
 }
 
 // New opens (or creates) the daemon's state and adopts containers that

@@ -151,9 +151,9 @@ func splitName(ref reference.Named) (domain, path string) {
 	return reference.Domain(ref), reference.Path(ref)
 }
 
-// refTarget is what a reference asks the registry for: a digest (which
+// RefTarget is what a reference asks the registry for: a digest (which
 // the manifest must then have) or a tag ("latest" if none).
-func refTarget(ref reference.Named) (tagOrDigest string, want digest.Digest) {
+func RefTarget(ref reference.Named) (tagOrDigest string, want digest.Digest) {
 	if d, ok := ref.(reference.Digested); ok {
 		return d.Digest().String(), d.Digest()
 	}
@@ -189,6 +189,20 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
+}
+
+// HasCode reports whether err carries the registry's error code code
+// (MANIFEST_UNKNOWN, NAME_UNKNOWN …).
+func HasCode(err error, code string) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			if string(d.Code) == code {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // retryable reports whether a failed transfer may succeed if tried

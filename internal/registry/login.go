@@ -52,7 +52,7 @@ func (c *Client) Inspect(ctx context.Context, ref reference.Named, auth *AuthCon
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
-	tagOrDigest, want := refTarget(ref)
+	tagOrDigest, want := RefTarget(ref)
 	desc, data, err := r.getManifest(ctx, c, tagOrDigest, want)
 	if err != nil {
 		return desc, nil, err

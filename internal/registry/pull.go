@@ -93,7 +93,7 @@ func (c *Client) resolveAt(ctx context.Context, ep endpoint, domain, path string
 		return nil, err
 	}
 	p := &Pulled{c: c, r: r, lease: opts.Lease, From: Source{Registry: ep.host, Repository: path}}
-	tagOrDigest, want := refTarget(ref)
+	tagOrDigest, want := RefTarget(ref)
 	desc, data, err := r.fetchManifest(ctx, c, tagOrDigest, want, opts.Lease)
 	if err != nil {
 		return nil, err

@@ -314,3 +314,19 @@ func (c *Client) putManifest(ctx context.Context, r *repo, desc ocispec.Descript
 		return nil
 	}, nil)
 }
+
+// Complete reports whether the content store holds every blob desc (a
+// manifest or index) needs, i.e. whether all of it can be pushed. A pull
+// keeps one platform of an index; pushing the index then is impossible.
+func (c *Client) Complete(ctx context.Context, desc ocispec.Descriptor) bool {
+	pl := &pushPlan{c: c}
+	if pl.collect(ctx, desc, 0) != nil {
+		return false
+	}
+	for _, b := range append(pl.layers, pl.configs...) {
+		if info, err := c.Content.Info(ctx, b.Digest); err != nil || info.Size != b.Size {
+			return false
+		}
+	}
+	return true
+}
