@@ -102,4 +102,3 @@ func (d *Daemon) pushOne(ctx context.Context, c *registry.Client, ref reference.
 	d.events.publish(events.ImageEventType, events.ActionPush, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
 	return nil
 }
-
