@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -225,7 +226,7 @@ func retryable(err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	return errors.Is(err, errTruncated) || strings.Contains(err.Error(), "connection reset") || errors.Is(err, net.ErrClosed)
+	return errors.Is(err, errTruncated) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset") || errors.Is(err, net.ErrClosed)
 }
 
 var errTruncated = errors.New("the registry closed the connection early")

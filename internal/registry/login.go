@@ -35,7 +35,7 @@ func (c *Client) Login(ctx context.Context, auth *AuthConfig) (identityToken str
 	if err != nil {
 		return "", fmt.Errorf("login to %s: %w", domain, err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return "", fmt.Errorf("login to %s: %w", domain, classify(err))
 	}

@@ -215,7 +215,7 @@ func (r *repo) hasBlob(ctx context.Context, d digest.Digest) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		return true, nil
