@@ -165,31 +165,70 @@ func RefTarget(ref reference.Named) (tagOrDigest string, want digest.Digest) {
 }
 
 // classify wraps a registry's error with the client's error kinds, so the
-// daemon can answer with Docker's status codes.
+// daemon can answer with Docker's status codes, and words it as Docker
+// does ("manifest unknown: manifest unknown").
 func classify(err error) error {
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err
 	}
+	kind := error(nil)
 	for _, d := range te.Errors {
 		switch d.Code {
 		case transport.UnauthorizedErrorCode:
-			return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+			kind = ErrUnauthorized
 		case transport.DeniedErrorCode:
-			return fmt.Errorf("%w: %w", ErrDenied, err)
+			kind = ErrDenied
 		case transport.NameUnknownErrorCode, transport.ManifestUnknownErrorCode, transport.BlobUnknownErrorCode:
-			return fmt.Errorf("%w: %w", ErrNotFound, err)
+			kind = ErrNotFound
+		}
+		if kind != nil {
+			break
 		}
 	}
-	switch te.StatusCode {
-	case http.StatusUnauthorized:
-		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	case http.StatusForbidden:
-		return fmt.Errorf("%w: %w", ErrDenied, err)
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	if kind == nil {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			kind = ErrUnauthorized
+		case http.StatusForbidden:
+			kind = ErrDenied
+		case http.StatusNotFound:
+			kind = ErrNotFound
+		}
 	}
-	return err
+	return &Error{kind: kind, te: te}
+}
+
+// Error is a registry's error answer.
+type Error struct {
+	kind error // ErrNotFound, ErrUnauthorized, ErrDenied or nil
+	te   *transport.Error
+}
+
+func (e *Error) Error() string {
+	var parts []string
+	for _, d := range e.te.Errors {
+		msg := strings.ToLower(strings.ReplaceAll(string(d.Code), "_", " "))
+		if d.Message != "" {
+			msg += ": " + d.Message
+		}
+		parts = append(parts, msg)
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, "; ")
+	}
+	msg := fmt.Sprintf("unexpected status %d %s", e.te.StatusCode, http.StatusText(e.te.StatusCode))
+	if e.te.Request != nil {
+		msg += " from " + e.te.Request.Method + " " + e.te.Request.URL.Redacted()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.te}
+	}
+	return []error{e.kind, e.te}
 }
 
 // HasCode reports whether err carries the registry's error code code

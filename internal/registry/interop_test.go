@@ -101,7 +101,7 @@ func TestDockerRegistryInterop(t *testing.T) {
 			}
 		}
 		desc2, platforms, err := c2.Inspect(ctx, mustRef(t, name), nil)
-		if err != nil || desc2.Digest != desc.Digest || len(platforms) != 0 {
+		if err != nil || desc2.Digest != desc.Digest || len(platforms) != 1 || platforms[0].Architecture != "amd64" {
 			t.Errorf("inspect %s: %v %v %v", name, desc2, platforms, err)
 		}
 	}

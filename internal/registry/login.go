@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/distribution/reference"
@@ -58,7 +60,21 @@ func (c *Client) Inspect(ctx context.Context, ref reference.Named, auth *AuthCon
 		return desc, nil, err
 	}
 	var platforms []ocispec.Platform
-	if image.IsIndex(desc.MediaType) {
+	if image.IsManifest(desc.MediaType) {
+		// Docker reports a single image's platform from its config.
+		m, err := image.ParseManifest(desc.MediaType, data)
+		if err != nil {
+			return desc, nil, fmt.Errorf("%s: manifest %s: %w", r, desc.Digest, err)
+		}
+		cfg, err := r.getSmallBlob(ctx, m.Config, image.MaxConfigSize)
+		if err != nil {
+			return desc, nil, err
+		}
+		var img ocispec.Image
+		if json.Unmarshal(cfg, &img) == nil && img.OS != "" {
+			platforms = append(platforms, img.Platform)
+		}
+	} else if image.IsIndex(desc.MediaType) {
 		idx, err := image.ParseIndex(desc.MediaType, data)
 		if err != nil {
 			return desc, nil, fmt.Errorf("%s: index %s: %w", r, desc.Digest, err)
@@ -70,4 +86,31 @@ func (c *Client) Inspect(ctx context.Context, ref reference.Named, auth *AuthCon
 		}
 	}
 	return desc, platforms, nil
+}
+
+// getSmallBlob reads a config-sized blob, verified, into memory.
+func (r *repo) getSmallBlob(ctx context.Context, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	if desc.Size > limit {
+		return nil, fmt.Errorf("%s: blob %s is %d bytes, more than the %d allowed", r, desc.Digest, desc.Size, limit)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("blobs/"+desc.Digest.String()), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, classify(err)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, desc.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != desc.Size || desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
+		return nil, fmt.Errorf("%s: blob %s: verification failed (the registry sent other bytes)", r, desc.Digest)
+	}
+	return data, nil
 }
