@@ -41,6 +41,7 @@ var comparisons = []comparison{
 	{"parallel-50", false, parallel50}, // about 2 minutes per round
 	{"layer-unpack", true, layerUnpack},
 	{"image-load-save", true, imageLoadSave},
+	{"registry-push-pull", true, registryPushPull},
 }
 
 // sizes are the iteration counts of a mode.
