@@ -3,14 +3,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gorae/gorae/internal/content"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/image"
 	"github.com/gorae/gorae/internal/registry"
@@ -74,8 +77,12 @@ func (d *Daemon) finishPull(ctx context.Context, ref reference.Named, pulled *re
 	if old, err := d.images.Get(ctx, ref.String()); err == nil && old.Target.Digest == pulled.Target.Digest {
 		prev = old.ID
 	}
-	fetchProgress := func(pr registry.Progress) { out.layer(pr.ID, pr.Action, pr.Current, pr.Total) }
-	if err := pulled.Fetch(ctx, fetchProgress); err != nil {
+	un, err := d.startUnpacker(ctx, pulled, out)
+	if err != nil {
+		return err
+	}
+	fetchErr := pulled.Fetch(ctx, func(pr registry.Progress) { out.layer(pr.ID, pr.Action, pr.Current, pr.Total) }, un.present)
+	if err := un.wait(fetchErr); err != nil {
 		return err
 	}
 	img, err := d.images.Create(ctx, pulled.Target, image.WithPlatform(p))
@@ -93,7 +100,9 @@ func (d *Daemon) finishPull(ctx context.Context, ref reference.Named, pulled *re
 			return err
 		}
 	}
-	if err := d.images.Unpack(ctx, img.ID, d.extractProgress(img, out)); err != nil {
+	// Every layer is unpacked by now; this records their sizes (and
+	// unpacks again any that a concurrent rmi collected meanwhile).
+	if err := d.images.Unpack(ctx, img.ID, layerStore{d.snapshots}); err != nil {
 		return err
 	}
 	out.status("", "Digest: "+pulled.Target.Digest.String())
@@ -106,31 +115,103 @@ func (d *Daemon) finishPull(ctx context.Context, ref reference.Named, pulled *re
 	return nil
 }
 
-// extractProgress is the daemon's layer store, reporting Docker's
-// "Extracting" bytes and "Pull complete" for each layer it unpacks.
-func (d *Daemon) extractProgress(img *image.Image, out *progressOut) image.LayerStore {
-	ids := map[digest.Digest]ocispec.Descriptor{}
-	for i, c := range img.ChainIDs() {
-		ids[c] = img.Layers[i]
-	}
-	return &reportingLayers{LayerStore: layerStore{d.snapshots}, layers: ids, out: out}
+// unpacker unpacks a pull's layers, bottom first, each as soon as it and
+// those below it are in the content store, while the others download:
+// Docker's "Extracting" and "Pull complete". The image is not recorded
+// yet; its final Unpack checks every layer again.
+type unpacker struct {
+	ready  map[digest.Digest]chan struct{}
+	once   map[digest.Digest]*sync.Once
+	cancel context.CancelFunc
+	done   chan error
 }
 
-type reportingLayers struct {
-	image.LayerStore
-	layers map[digest.Digest]ocispec.Descriptor // by chain ID
-	out    *progressOut
+func (d *Daemon) startUnpacker(ctx context.Context, pulled *registry.Pulled, out *progressOut) (*unpacker, error) {
+	data, err := content.ReadBlob(ctx, d.content, pulled.Config.Digest, image.MaxConfigSize)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := image.ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", pulled.Config.Digest, err)
+	}
+	diffIDs := cfg.RootFS.DiffIDs
+	if len(diffIDs) != len(pulled.Layers) {
+		return nil, fmt.Errorf("%w: manifest %s has %d layers but its config lists %d diff_ids", image.ErrInvalidManifest, pulled.Manifest.Digest, len(pulled.Layers), len(diffIDs))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	u := &unpacker{ready: map[digest.Digest]chan struct{}{}, once: map[digest.Digest]*sync.Once{}, cancel: cancel, done: make(chan error, 1)}
+	for _, l := range pulled.Layers {
+		u.ready[l.Digest] = make(chan struct{})
+		u.once[l.Digest] = &sync.Once{}
+	}
+	ls := layerStore{d.snapshots}
+	chain := image.ChainIDs(diffIDs)
+	go func() {
+		u.done <- func() error {
+			for i, l := range pulled.Layers {
+				select {
+				case <-u.ready[l.Digest]:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if _, ok, err := ls.LayerSize(ctx, chain[i]); err != nil || ok {
+					continue // unpacked before (or unknowable: the final Unpack will say)
+				}
+				var parent digest.Digest
+				if i > 0 {
+					parent = chain[i-1]
+				}
+				if err := u.apply(ctx, d, ls, l, chain[i], parent, diffIDs[i], out); err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+	}()
+	return u, nil
 }
 
-func (r *reportingLayers) ApplyLayer(ctx context.Context, chainID, parent digest.Digest, blob io.Reader, verify func(digest.Digest) error) (int64, error) {
-	desc := r.layers[chainID]
-	id := registry.ShortID(desc.Digest)
-	cr := &countingReader{r: blob, step: 1 << 20, report: func(n int64) { r.out.layer(id, "Extracting", n, desc.Size) }}
-	size, err := r.LayerStore.ApplyLayer(ctx, chainID, parent, cr, verify)
-	if err == nil {
-		r.out.layer(id, "Pull complete", 0, 0)
+func (u *unpacker) apply(ctx context.Context, d *Daemon, ls layerStore, l ocispec.Descriptor, chainID, parent, diffID digest.Digest, out *progressOut) error {
+	rc, _, err := content.Open(ctx, d.content, l.Digest)
+	if err != nil {
+		return err
 	}
-	return size, err
+	defer rc.Close()
+	id := registry.ShortID(l.Digest)
+	cr := &countingReader{r: rc, step: 1 << 20, report: func(n int64) { out.layer(id, "Extracting", n, l.Size) }}
+	_, err = ls.ApplyLayer(ctx, chainID, parent, cr, func(got digest.Digest) error {
+		if got != diffID {
+			return fmt.Errorf("layer %s unpacks to diff ID %s, but the image config says %s: %w", l.Digest, got, diffID,
+				&content.DigestMismatchError{Expected: diffID, Actual: got})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out.layer(id, "Pull complete", 0, 0)
+	return nil
+}
+
+// present is Fetch's callback: layer dgst is in the content store.
+func (u *unpacker) present(dgst digest.Digest) {
+	if o, ok := u.once[dgst]; ok {
+		o.Do(func() { close(u.ready[dgst]) })
+	}
+}
+
+// wait ends the unpacking: at once if the fetch failed, else when every
+// layer is unpacked.
+func (u *unpacker) wait(fetchErr error) error {
+	if fetchErr != nil {
+		u.cancel()
+		<-u.done
+		return fetchErr
+	}
+	err := <-u.done
+	u.cancel()
+	return err
 }
 
 // countingReader reports the bytes read through it, every step bytes.

@@ -216,8 +216,13 @@ func (r *repo) getManifest(ctx context.Context, c *Client, tagOrDigest string, w
 // Fetch brings the layers into the content store, Downloads at a time,
 // each skipped if already there, retried if the connection fails, and
 // verified against its digest before it becomes visible. progress gets
-// each layer's steps; it may be called from several goroutines at once.
-func (p *Pulled) Fetch(ctx context.Context, progress func(Progress)) error {
+// each layer's steps (serialised here); present, if set, is told each
+// layer's digest as soon as the layer is in the content store, so the
+// caller can unpack it while later ones download.
+func (p *Pulled) Fetch(ctx context.Context, progress func(Progress), present func(digest.Digest)) error {
+	if present == nil {
+		present = func(digest.Digest) {}
+	}
 	rep := reporter(progress)
 	if rep != nil {
 		var mu sync.Mutex
@@ -242,6 +247,7 @@ func (p *Pulled) Fetch(ctx context.Context, progress func(Progress)) error {
 		p.lease.Add(l.Digest)
 		if info, err := p.c.Content.Info(ctx, l.Digest); err == nil && info.Size == l.Size {
 			rep.send(ShortID(l.Digest), ActionAlreadyExists)
+			present(l.Digest)
 			continue
 		}
 		rep.send(ShortID(l.Digest), ActionPullingLayer)
@@ -254,8 +260,11 @@ func (p *Pulled) Fetch(ctx context.Context, progress func(Progress)) error {
 		}
 	}
 	return parallel(ctx, n, missing, func(ctx context.Context, l ocispec.Descriptor) error {
-		_, err := p.fetchBlob(ctx, l, rep)
-		return err
+		if _, err := p.fetchBlob(ctx, l, rep); err != nil {
+			return err
+		}
+		present(l.Digest)
+		return nil
 	})
 }
 

@@ -57,7 +57,7 @@ func pull(t *testing.T, c *Client, ref string, opts PullOptions) (*Pulled, *prog
 		return nil, nil, err
 	}
 	log := &progressLog{}
-	return p, log, p.Fetch(context.Background(), log.add)
+	return p, log, p.Fetch(context.Background(), log.add, nil)
 }
 
 func assertBlobs(t *testing.T, cs content.Store, want bool, descs ...ocispec.Descriptor) {
