@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorae/gorae/internal/api"
 	"github.com/gorae/gorae/internal/daemon"
+	"github.com/gorae/gorae/internal/registry"
 )
 
 const defaultSocket = "unix:///run/gorae/gorae.sock"
@@ -54,6 +55,12 @@ func daemonCommand() *cobra.Command {
 				cfg.DefaultRuntime = fileCfg.DefaultRuntime
 			}
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
+			// Registries: the flags add to the file's lists, as dockerd's do.
+			cfg.InsecureRegistries = append(fileCfg.InsecureRegistries, cfg.InsecureRegistries...)
+			cfg.RegistryMirrors = append(fileCfg.RegistryMirrors, cfg.RegistryMirrors...)
+			if err := (registry.Hosts{Mirrors: cfg.RegistryMirrors, Insecure: cfg.InsecureRegistries}).Validate(); err != nil {
+				return fmt.Errorf("%s: %w", configFile, err)
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -75,6 +82,8 @@ func daemonCommand() *cobra.Command {
 	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; tcp needs TLS or --insecure-tcp)")
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
+	fl.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP; loopback always may")
+	fl.StringArrayVar(&cfg.RegistryMirrors, "registry-mirror", nil, "mirror of Docker Hub to pull from first (https:// or http:// URL)")
 	fl.BoolVar(&tlsVerify, "tlsverify", false, "TLS for tcp listeners (not supported yet)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
 	return cmd

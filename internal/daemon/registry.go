@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"sync"
 
@@ -105,4 +106,25 @@ func (d *Daemon) DistributionInspect(ctx context.Context, name string, auth *reg
 		platforms = []ocispec.Platform{}
 	}
 	return &mregistry.DistributionInspect{Descriptor: desc, Platforms: platforms}, nil
+}
+
+// registryServiceConfig is `docker info`'s "Insecure Registries" and
+// "Registry Mirrors".
+func (d *Daemon) registryServiceConfig() *mregistry.ServiceConfig {
+	mirrors := append([]string{}, d.cfg.RegistryMirrors...)
+	sc := &mregistry.ServiceConfig{
+		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		IndexConfigs: map[string]*mregistry.IndexInfo{
+			registry.DockerHubDomain: {Name: registry.DockerHubDomain, Mirrors: mirrors, Secure: true, Official: true},
+		},
+		Mirrors: mirrors,
+	}
+	for _, s := range d.cfg.InsecureRegistries {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			sc.InsecureRegistryCIDRs = append(sc.InsecureRegistryCIDRs, p)
+		} else {
+			sc.IndexConfigs[s] = &mregistry.IndexInfo{Name: s, Mirrors: []string{}}
+		}
+	}
+	return sc
 }

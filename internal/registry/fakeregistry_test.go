@@ -23,7 +23,7 @@ import (
 // optional basic or bearer auth (the token server on the same host, as
 // go-containerregistry allows for loopback realms), and fault hooks.
 type fakeRegistry struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu        sync.Mutex
@@ -44,7 +44,7 @@ type fakeManifest struct {
 	data      []byte
 }
 
-func newFakeRegistry(t *testing.T) *fakeRegistry {
+func newFakeRegistry(t testing.TB) *fakeRegistry {
 	f := &fakeRegistry{
 		t: t, blobs: map[string][]byte{}, manifests: map[string]fakeManifest{},
 		failBlob: map[digest.Digest]int{}, corrupt: map[digest.Digest]bool{}, tokens: map[string]map[string]bool{},
@@ -321,7 +321,7 @@ func (f *fakeRegistry) finishUpload(w http.ResponseWriter, r *http.Request, repo
 }
 
 // newTestClient is a client over a fresh content store.
-func newTestClient(t *testing.T) *Client {
+func newTestClient(t testing.TB) *Client {
 	cs, err := content.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -49,14 +49,7 @@ func storeImage(t *testing.T, cs content.Store, docker bool, layers ...[]byte) o
 // docker-registry (distribution 2.8): OCI and Docker schema2 manifests,
 // by tag and by digest, with HEAD skips and cross-repository mounts.
 func TestDockerRegistryInterop(t *testing.T) {
-	reg, ok, err := testenv.StartDockerRegistry(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skip("docker-registry not installed")
-	}
-	defer reg.Stop()
+	reg := testenv.NeedDockerRegistry(t)
 	ctx := context.Background()
 	big := make([]byte, 4<<20)
 	rand.Read(big)

@@ -122,20 +122,9 @@ func (c *Client) resolveAt(ctx context.Context, ep endpoint, domain, path string
 		}
 	}
 	p.Manifest = desc
-	m, err := image.ParseManifest(desc.MediaType, data)
+	m, err := runnableManifest(desc, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: manifest %s: %w", r, desc.Digest, err)
-	}
-	if !image.IsConfig(m.Config.MediaType) {
-		return nil, fmt.Errorf("%s: manifest %s: %w: its config is %q (an artifact, not an image gorae can run)", r, desc.Digest, image.ErrNotRunnable, m.Config.MediaType)
-	}
-	for i, l := range m.Layers {
-		if !image.IsLayer(l.MediaType) {
-			return nil, fmt.Errorf("%s: manifest %s: %w: layer %d has media type %q, which gorae cannot unpack", r, desc.Digest, image.ErrNotRunnable, i, l.MediaType)
-		}
-	}
-	if m.Config.Size > image.MaxConfigSize {
-		return nil, fmt.Errorf("%s: config %s is %d bytes, more than the %d allowed", r, m.Config.Digest, m.Config.Size, image.MaxConfigSize)
+		return nil, fmt.Errorf("%s: %w", r, err)
 	}
 	p.Config, p.Layers = m.Config, m.Layers
 	if _, err := p.fetchBlob(ctx, m.Config, nil); err != nil {
@@ -163,6 +152,7 @@ func (r *repo) fetchManifest(ctx context.Context, c *Client, tagOrDigest string,
 func (r *repo) getManifest(ctx context.Context, c *Client, tagOrDigest string, want digest.Digest) (ocispec.Descriptor, []byte, error) {
 	var desc ocispec.Descriptor
 	var data []byte
+	var contentType string
 	err := c.retry(ctx, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests/"+tagOrDigest), nil)
 		if err != nil {
@@ -189,28 +179,62 @@ func (r *repo) getManifest(ctx context.Context, c *Client, tagOrDigest string, w
 		if len(data) > image.MaxManifestSize {
 			return fmt.Errorf("%s: manifest %s is more than the %d bytes allowed", r, tagOrDigest, image.MaxManifestSize)
 		}
-		desc.MediaType, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		contentType = resp.Header.Get("Content-Type")
 		return nil
 	}, nil)
 	if err != nil {
 		return desc, nil, err
 	}
+	if desc, err = describeManifest(contentType, data, want); err != nil {
+		return desc, nil, fmt.Errorf("%s: %s: %w", r, tagOrDigest, err)
+	}
+	return desc, data, nil
+}
+
+// describeManifest is the descriptor of a manifest a registry sent: its
+// digest (which must be want, if given), size, and media type (the
+// Content-Type, or what the document says it is when that is not a
+// manifest type: registries that predate OCI may serve application/json).
+func describeManifest(contentType string, data []byte, want digest.Digest) (ocispec.Descriptor, error) {
+	var desc ocispec.Descriptor
+	desc.MediaType, _, _ = mime.ParseMediaType(contentType)
 	alg := digest.Canonical
 	if want != "" {
 		alg = want.Algorithm()
 	}
 	desc.Digest, desc.Size = alg.FromBytes(data), int64(len(data))
 	if want != "" && desc.Digest != want {
-		return desc, nil, fmt.Errorf("%s: manifest verification failed for digest %s: the registry sent %s (nothing was stored)", r, want, desc.Digest)
+		return desc, fmt.Errorf("manifest verification failed for digest %s: the registry sent %s (nothing was stored)", want, desc.Digest)
 	}
 	if !image.IsManifest(desc.MediaType) && !image.IsIndex(desc.MediaType) {
-		// Registries that predate OCI may serve application/json: the
-		// document says what it is.
-		if desc.MediaType, err = image.DetectMediaType(data); err != nil {
-			return desc, nil, fmt.Errorf("%s: %s: %w", r, tagOrDigest, err)
+		mt, err := image.DetectMediaType(data)
+		if err != nil {
+			return desc, err
+		}
+		desc.MediaType = mt
+	}
+	return desc, nil
+}
+
+// runnableManifest parses an image manifest and refuses one gorae could
+// not run (an artifact), before any layer moves.
+func runnableManifest(desc ocispec.Descriptor, data []byte) (*ocispec.Manifest, error) {
+	m, err := image.ParseManifest(desc.MediaType, data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	if !image.IsConfig(m.Config.MediaType) {
+		return nil, fmt.Errorf("manifest %s: %w: its config is %q (an artifact, not an image gorae can run)", desc.Digest, image.ErrNotRunnable, m.Config.MediaType)
+	}
+	for i, l := range m.Layers {
+		if !image.IsLayer(l.MediaType) {
+			return nil, fmt.Errorf("manifest %s: %w: layer %d has media type %q, which gorae cannot unpack", desc.Digest, image.ErrNotRunnable, i, l.MediaType)
 		}
 	}
-	return desc, data, nil
+	if m.Config.Size > image.MaxConfigSize {
+		return nil, fmt.Errorf("manifest %s: config %s is %d bytes, more than the %d allowed", desc.Digest, m.Config.Digest, m.Config.Size, image.MaxConfigSize)
+	}
+	return m, nil
 }
 
 // Fetch brings the layers into the content store, Downloads at a time,

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gorae/gorae/internal/content"
+	"github.com/gorae/gorae/internal/image"
 )
 
 func mustRef(t *testing.T, s string) reference.Named {
@@ -137,13 +140,7 @@ func TestPullSkipsPresentLayers(t *testing.T) {
 
 func TestPullIndexSelectsPlatform(t *testing.T) {
 	f := newFakeRegistry(t)
-	amd := f.addImage("multi", "", 1, 1000, "amd64")
-	arm := f.addImage("multi", "", 1, 1000, "arm64")
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
-		withPlatform(amd.manifest, "amd64", ""), withPlatform(arm.manifest, "arm64", "v8"),
-	}}
-	idx.SchemaVersion = 2
-	idxDesc := f.addManifest("multi", "latest", ocispec.MediaTypeImageIndex, idx)
+	amd, arm, idxDesc := f.addIndex("multi")
 	c := newTestClient(t)
 	p, _, err := pull(t, c, f.host()+"/multi", PullOptions{Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}})
 	if err != nil {
@@ -158,6 +155,18 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no matching manifest for linux/s390x") {
 		t.Errorf("pull for a platform the index lacks: %v", err)
 	}
+}
+
+// addIndex puts an index of an amd64 and an arm64 image under
+// repo:latest.
+func (f *fakeRegistry) addIndex(repo string) (amd, arm testImage, idxDesc ocispec.Descriptor) {
+	amd = f.addImage(repo, "", 1, 1000, "amd64")
+	arm = f.addImage(repo, "", 1, 1000, "arm64")
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
+		withPlatform(amd.manifest, "amd64", ""), withPlatform(arm.manifest, "arm64", "v8"),
+	}}
+	idx.SchemaVersion = 2
+	return amd, arm, f.addManifest(repo, "latest", ocispec.MediaTypeImageIndex, idx)
 }
 
 func withPlatform(d ocispec.Descriptor, arch, variant string) ocispec.Descriptor {
@@ -327,13 +336,7 @@ func TestPushSkipsMountsAndUploads(t *testing.T) {
 
 func TestPushIndex(t *testing.T) {
 	src := newFakeRegistry(t)
-	amd := src.addImage("m", "", 1, 1000, "amd64")
-	arm := src.addImage("m", "", 1, 1000, "arm64")
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
-		withPlatform(amd.manifest, "amd64", ""), withPlatform(arm.manifest, "arm64", "v8"),
-	}}
-	idx.SchemaVersion = 2
-	idxDesc := src.addManifest("m", "latest", ocispec.MediaTypeImageIndex, idx)
+	amd, arm, idxDesc := src.addIndex("m")
 	c := newTestClient(t)
 	if _, _, err := pull(t, c, src.host()+"/m", PullOptions{}); err != nil {
 		t.Fatal(err)
@@ -442,4 +445,45 @@ func TestMetadata(t *testing.T) {
 	if m.Sources("sha256:../../etc") != nil || m.Add("bad", Source{}) == nil {
 		t.Error("an invalid digest reached the filesystem")
 	}
+}
+
+// FuzzManifestResponse feeds arbitrary bytes, under an arbitrary
+// Content-Type, through what the client does with a registry's manifest
+// answer: describe it, then select from an index or check an image
+// manifest. Nothing may panic, and what is accepted must be described by
+// the digest of its bytes.
+func FuzzManifestResponse(f *testing.F) {
+	cfg := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromString("c"), Size: 1}
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString("l"), Size: 1}
+	good, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
+	f.Add(good, ocispec.MediaTypeImageManifest)
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+digest.FromString("m").String()+`","size":1,"platform":{"os":"linux","architecture":"amd64"}}]}`), "application/json")
+	f.Add([]byte(`{"schemaVersion":1}`), "application/json")
+	f.Add([]byte(`[]`), "text/plain; charset=utf-8")
+	f.Fuzz(func(t *testing.T, data []byte, contentType string) {
+		desc, err := describeManifest(contentType, data, "")
+		if err != nil {
+			return
+		}
+		if desc.Digest != digest.FromBytes(data) || desc.Size != int64(len(data)) {
+			t.Fatalf("described as %s (%d bytes), but the bytes are %s (%d)", desc.Digest, desc.Size, digest.FromBytes(data), len(data))
+		}
+		if _, err := describeManifest(contentType, data, digest.FromString("other")); err == nil {
+			t.Fatal("accepted under a digest that is not its own")
+		}
+		switch {
+		case image.IsIndex(desc.MediaType):
+			if idx, err := image.ParseIndex(desc.MediaType, data); err == nil {
+				if d, err := image.SelectManifest(idx, image.DefaultPlatform()); err == nil && d.Digest.Validate() != nil {
+					t.Fatalf("selected a manifest with digest %q", d.Digest)
+				}
+			}
+		case image.IsManifest(desc.MediaType):
+			if m, err := runnableManifest(desc, data); err == nil {
+				if !image.IsConfig(m.Config.MediaType) || m.Config.Size > image.MaxConfigSize {
+					t.Fatalf("accepted config %+v", m.Config)
+				}
+			}
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -92,4 +93,19 @@ func (r *DockerRegistry) Stop() {
 		r.cmd.Process.Kill()
 		r.cmd.Wait()
 	}
+}
+
+// NeedDockerRegistry starts a DockerRegistry for test t, stopped when t
+// ends; it skips t if docker-registry is missing (failing under CI=true).
+func NeedDockerRegistry(t testing.TB) *DockerRegistry {
+	t.Helper()
+	r, ok, err := StartDockerRegistry(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Skip("docker-registry not installed (scripts/install-deps.sh)")
+	}
+	t.Cleanup(r.Stop)
+	return r
 }

@@ -12,14 +12,7 @@ import (
 // loopback and back through the docker CLI — tag, push, rmi, run (which
 // pulls the missing image), pull — with Docker's progress output.
 func TestPushPullRun(t *testing.T) {
-	reg, ok, err := testenv.StartDockerRegistry(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok {
-		t.Skip("docker-registry not installed")
-	}
-	defer reg.Stop()
+	reg := testenv.NeedDockerRegistry(t)
 	name := reg.Host + "/e2e/bb:v1"
 
 	// An image of two layers: busybox, and one the registry alone will
@@ -72,7 +65,7 @@ func TestPushPullRun(t *testing.T) {
 		t.Errorf("run --pull always: %s", out)
 	}
 
-	out, err = docker(nil, "pull", reg.Host+"/e2e/nosuch:v1")
+	out, err := docker(nil, "pull", reg.Host+"/e2e/nosuch:v1")
 	if err == nil || !strings.Contains(out, "e2e/nosuch") {
 		t.Errorf("pull of an unknown repository: err %v\n%s", err, out)
 	}
