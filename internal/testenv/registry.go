@@ -22,10 +22,11 @@ type DockerRegistry struct {
 }
 
 // StartDockerRegistry runs docker-registry on 127.0.0.1 at a free port,
-// storing under dir, with its own config (never the system service).
+// storing under dir, with its own config (never the system service);
+// htpasswd lines ("user:bcrypt-hash"), if any, turn on basic auth.
 // ok is false when the binary is missing outside CI (the caller skips);
 // under CI=true that is an error, as for root.
-func StartDockerRegistry(dir string) (r *DockerRegistry, ok bool, err error) {
+func StartDockerRegistry(dir string, htpasswd ...string) (r *DockerRegistry, ok bool, err error) {
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -50,6 +51,13 @@ storage:
 http:
   addr: %s
 `, filepath.Join(dir, "data"), host)
+	if len(htpasswd) > 0 {
+		pw := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(pw, []byte(strings.Join(htpasswd, "\n")+"\n"), 0o600); err != nil {
+			return nil, false, err
+		}
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: gorae-test\n    path: %s\n", pw)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, false, err
@@ -69,7 +77,7 @@ http:
 		resp, err := http.Get("http://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (len(htpasswd) > 0 && resp.StatusCode == http.StatusUnauthorized) {
 				return r, true, nil
 			}
 		}
@@ -97,9 +105,9 @@ func (r *DockerRegistry) Stop() {
 
 // NeedDockerRegistry starts a DockerRegistry for test t, stopped when t
 // ends; it skips t if docker-registry is missing (failing under CI=true).
-func NeedDockerRegistry(t testing.TB) *DockerRegistry {
+func NeedDockerRegistry(t testing.TB, htpasswd ...string) *DockerRegistry {
 	t.Helper()
-	r, ok, err := StartDockerRegistry(t.TempDir())
+	r, ok, err := StartDockerRegistry(t.TempDir(), htpasswd...)
 	if err != nil {
 		t.Fatal(err)
 	}

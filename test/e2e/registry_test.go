@@ -71,3 +71,34 @@ func TestPushPullRun(t *testing.T) {
 	}
 	must(t, "rmi", name)
 }
+
+// TestRegistryLogin: docker login against a registry with htpasswd basic
+// auth (a wrong password is refused by the daemon's check), then push
+// and pull with the credentials the CLI sends in X-Registry-Auth, and a
+// pull without them refused.
+func TestRegistryLogin(t *testing.T) {
+	// bcrypt of "s3cret-pw" (cost 5): the test needs no bcrypt of its own.
+	reg := testenv.NeedDockerRegistry(t, "gorae:$2b$05$T4N/vrSku74eKh7hWuvcl.RiftIbsckYQvxwmgfW5IHrprfCF9qDa")
+	name := reg.Host + "/private/bb:v1"
+	if out, err := docker(nil, "login", "-u", "gorae", "-p", "wrong", reg.Host); err == nil || !strings.Contains(out, "unauthorized") {
+		t.Errorf("login with a wrong password: err %v\n%s", err, out)
+	}
+	if out := must(t, "login", "-u", "gorae", "-p", "s3cret-pw", reg.Host); !strings.Contains(out, "Login Succeeded") {
+		t.Errorf("docker login: %s", out)
+	}
+	must(t, "tag", "busybox:latest", name)
+	if out := must(t, "push", name); !strings.Contains(out, "v1: digest: sha256:") {
+		t.Errorf("push with credentials:\n%s", out)
+	}
+	must(t, "rmi", name)
+	must(t, "logout", reg.Host)
+	if out, err := docker(nil, "pull", name); err == nil || !strings.Contains(out, "pull access denied") {
+		t.Errorf("pull without credentials: err %v\n%s", err, out)
+	}
+	must(t, "login", "-u", "gorae", "-p", "s3cret-pw", reg.Host)
+	if out := must(t, "pull", name); !strings.Contains(out, "Digest: sha256:") {
+		t.Errorf("pull with credentials:\n%s", out)
+	}
+	must(t, "rmi", name)
+	must(t, "logout", reg.Host)
+}
