@@ -14,8 +14,17 @@ import (
 // progressOut writes Docker's JSON message stream (pull, push): one
 // object a line, flushed at once, from any goroutine.
 type progressOut struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	written bool
+}
+
+// started reports whether anything was written: until then an error can
+// still be the request's HTTP status.
+func (p *progressOut) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.written
 }
 
 func (p *progressOut) write(m jsonstream.Message, bar string) {
@@ -33,6 +42,7 @@ func (p *progressOut) writeErr(m jsonstream.Message, bar, errText string) {
 		// error repeats errorDetail's message, as Docker sends it.
 		ErrorText string `json:"error,omitempty"`
 	}{m, bar, errText})
+	p.written = true
 	p.w.Write(append(b, '\r', '\n'))
 	if f, ok := p.w.(interface{ Flush() }); ok {
 		f.Flush()

@@ -40,7 +40,8 @@ func pullRef(fromImage, tag string) (reference.Named, error) {
 // ImagePull is `docker pull` (POST /images/create?fromImage=): the image
 // is resolved in the registry first, so a missing image or a refused
 // login is an HTTP error; then Docker's progress stream goes to w while
-// the layers download and unpack.
+// the layers download and unpack. A bare name without a tag is Docker's
+// `pull -a`: every tag of the repository.
 func (d *Daemon) ImagePull(ctx context.Context, fromImage, tag string, platform *ocispec.Platform, auth *registry.AuthConfig, w io.Writer) error {
 	ref, err := pullRef(fromImage, tag)
 	if err != nil {
@@ -54,24 +55,57 @@ func (d *Daemon) ImagePull(ctx context.Context, fromImage, tag string, platform 
 	if platform != nil {
 		p = image.NormalizePlatform(*platform)
 	}
-	lease := d.images.Lease()
-	defer lease.Release()
-	pulled, err := c.Resolve(ctx, ref, registry.PullOptions{Platform: p, Auth: auth, Lease: lease})
-	if err != nil {
-		return registryErr(ref, err)
+	refs := []reference.Named{ref}
+	if named, err := reference.ParseNormalizedNamed(fromImage); err == nil && tag == "" && reference.IsNameOnly(named) {
+		tags, err := c.Tags(ctx, named, auth)
+		if err != nil {
+			return registryErr(named, err)
+		}
+		if len(tags) == 0 {
+			return errdefs.NotFound(fmt.Errorf("%s has no tags to pull", reference.FamiliarName(named)))
+		}
+		refs = refs[:0]
+		for _, t := range tags {
+			if r, err := reference.WithTag(named, t); err == nil {
+				refs = append(refs, r)
+			}
+		}
+		ref = named
 	}
 	out := &progressOut{w: w}
-	tagOrDigest, _ := registry.RefTarget(ref)
-	out.status(tagOrDigest, "Pulling from "+reference.Path(ref))
-	if err := d.finishPull(ctx, ref, pulled, p, out); err != nil {
-		out.error(registryErr(ref, err))
+	newer := false
+	for i, r := range refs {
+		updated, err := d.pullOne(ctx, c, r, p, auth, out, i == 0)
+		if err != nil {
+			if i == 0 && !out.started() {
+				return registryErr(r, err)
+			}
+			out.error(registryErr(r, err))
+			return nil
+		}
+		newer = newer || updated
+	}
+	if newer {
+		out.status("", "Status: Downloaded newer image for "+reference.FamiliarString(ref))
+	} else {
+		out.status("", "Status: Image is up to date for "+reference.FamiliarString(ref))
 	}
 	return nil
 }
 
-// finishPull downloads the layers, records and names the image and
-// unpacks it, reporting each step on out.
-func (d *Daemon) finishPull(ctx context.Context, ref reference.Named, pulled *registry.Pulled, p ocispec.Platform, out *progressOut) error {
+// pullOne pulls one name:tag or name@digest, reporting on out, and says
+// whether the name now points at something new. With resolveFirst an
+// error before anything is written is returned as is (the request's
+// status).
+func (d *Daemon) pullOne(ctx context.Context, c *registry.Client, ref reference.Named, p ocispec.Platform, auth *registry.AuthConfig, out *progressOut, resolveFirst bool) (bool, error) {
+	lease := d.images.Lease()
+	defer lease.Release()
+	pulled, err := c.Resolve(ctx, ref, registry.PullOptions{Platform: p, Auth: auth, Lease: lease})
+	if err != nil {
+		return false, err
+	}
+	tagOrDigest, _ := registry.RefTarget(ref)
+	out.status(tagOrDigest, "Pulling from "+reference.Path(ref))
 	// Up to date: the name already points at what the registry has.
 	var prev digest.Digest
 	if old, err := d.images.Get(ctx, ref.String()); err == nil && old.Target.Digest == pulled.Target.Digest {
@@ -79,40 +113,34 @@ func (d *Daemon) finishPull(ctx context.Context, ref reference.Named, pulled *re
 	}
 	un, err := d.startUnpacker(ctx, pulled, out)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fetchErr := pulled.Fetch(ctx, func(pr registry.Progress) { out.layer(pr.ID, pr.Action, pr.Current, pr.Total) }, un.present)
 	if err := un.wait(fetchErr); err != nil {
-		return err
+		return false, err
 	}
 	img, err := d.images.Create(ctx, pulled.Target, image.WithPlatform(p))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, digested := ref.(reference.Digested); !digested {
 		if err := d.images.Tag(ctx, ref, img.ID); err != nil {
-			return err
+			return false, err
 		}
 	}
-	canonical, err := reference.WithDigest(reference.TrimNamed(ref), pulled.Target.Digest)
-	if err == nil {
+	if canonical, err := reference.WithDigest(reference.TrimNamed(ref), pulled.Target.Digest); err == nil {
 		if err := d.images.Tag(ctx, canonical, img.ID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	// Every layer is unpacked by now; this records their sizes (and
 	// unpacks again any that a concurrent rmi collected meanwhile).
 	if err := d.images.Unpack(ctx, img.ID, layerStore{d.snapshots}); err != nil {
-		return err
+		return false, err
 	}
 	out.status("", "Digest: "+pulled.Target.Digest.String())
-	if prev == img.ID {
-		out.status("", "Status: Image is up to date for "+reference.FamiliarString(ref))
-	} else {
-		out.status("", "Status: Downloaded newer image for "+reference.FamiliarString(ref))
-	}
 	d.events.publish(events.ImageEventType, events.ActionPull, reference.FamiliarString(ref), map[string]string{"name": reference.FamiliarString(ref)})
-	return nil
+	return prev != img.ID, nil
 }
 
 // unpacker unpacks a pull's layers, bottom first, each as soon as it and

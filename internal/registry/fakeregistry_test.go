@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +146,8 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case strings.HasSuffix(rest, "/tags/list"):
+		f.serveTags(w, r, strings.TrimSuffix(rest, "/tags/list"))
 	case strings.Contains(rest, "/manifests/"):
 		i := strings.LastIndex(rest, "/manifests/")
 		f.serveManifest(w, r, rest[:i], rest[i+len("/manifests/"):])
@@ -224,6 +228,37 @@ func (f *fakeRegistry) serveToken(w http.ResponseWriter, r *http.Request) {
 	tok := fmt.Sprintf("tok%d", len(f.tokens))
 	f.tokens[tok] = granted
 	json.NewEncoder(w).Encode(map[string]string{"token": tok})
+}
+
+// serveTags lists tags sorted, n at a time after last, with a Link to
+// the next page, as distribution does.
+func (f *fakeRegistry) serveTags(w http.ResponseWriter, r *http.Request, repo string) {
+	f.mu.Lock()
+	var tags []string
+	for k := range f.manifests {
+		if rp, tag, ok := strings.Cut(k, ":"); ok && rp == repo && !strings.Contains(tag, ":") {
+			tags = append(tags, tag)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(tags)
+	q := r.URL.Query()
+	if last := q.Get("last"); last != "" {
+		i, _ := slices.BinarySearch(tags, last)
+		for i < len(tags) && tags[i] <= last {
+			i++
+		}
+		tags = tags[i:]
+	}
+	n, _ := strconv.Atoi(q.Get("n"))
+	if n > 2 {
+		n = 2 // small pages, so that the client must follow the links
+	}
+	if n > 0 && len(tags) > n {
+		tags = tags[:n]
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, repo, n, tags[n-1]))
+	}
+	json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
 }
 
 func (f *fakeRegistry) serveManifest(w http.ResponseWriter, r *http.Request, repo, ref string) {

@@ -487,3 +487,49 @@ func FuzzManifestResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestTags(t *testing.T) {
+	f := newFakeRegistry(t)
+	for _, tag := range []string{"v1", "v2", "v3", "latest", "z"} {
+		f.addImage("app", tag, 1, 10, "amd64")
+	}
+	c := newTestClient(t)
+	tags, err := c.Tags(context.Background(), mustRef(t, f.host()+"/app"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"latest", "v1", "v2", "v3", "z"}; !slices.Equal(tags, want) {
+		t.Errorf("tags %v, want %v (three pages)", tags, want)
+	}
+	if _, err := c.Tags(context.Background(), mustRef(t, f.host()+"/nosuch"), nil); err != nil {
+		t.Errorf("tags of an unknown repository: %v (the fake lists none)", err)
+	}
+	for _, c := range []struct{ link, want string }{
+		{`</v2/a/tags/list?n=2&last=b>; rel="next"`, "/v2/a/tags/list?n=2&last=b"},
+		{`<https://r/x>; rel=prev, <https://r/y>;rel=next`, "https://r/y"},
+		{`<bad`, ""}, {``, ""},
+	} {
+		if got := nextLink(c.link); got != c.want {
+			t.Errorf("nextLink(%q) = %q, want %q", c.link, got, c.want)
+		}
+	}
+	if _, _, err := parseTagsPage([]byte(`{"tags":["ok","../x"]}`), ""); err == nil {
+		t.Error("a tag list with an invalid tag was accepted")
+	}
+}
+
+func FuzzTagsPage(f *testing.F) {
+	f.Add([]byte(`{"name":"a","tags":["v1","latest"]}`), `</v2/a/tags/list?n=2&last=v1>; rel="next"`)
+	f.Add([]byte(`{"tags":null}`), `<x>;rel=next,<y>`)
+	f.Fuzz(func(t *testing.T, data []byte, link string) {
+		tags, _, err := parseTagsPage(data, link)
+		if err != nil {
+			return
+		}
+		for _, tag := range tags {
+			if _, err := reference.WithTag(mustRef(t, "a"), tag); err != nil {
+				t.Fatalf("accepted tag %q: %v", tag, err)
+			}
+		}
+	})
+}

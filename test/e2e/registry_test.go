@@ -69,7 +69,18 @@ func TestPushPullRun(t *testing.T) {
 	if err == nil || !strings.Contains(out, "e2e/nosuch") {
 		t.Errorf("pull of an unknown repository: err %v\n%s", err, out)
 	}
-	must(t, "rmi", name)
+
+	// pull -a: every tag.
+	must(t, "tag", name, reg.Host+"/e2e/bb:v2")
+	must(t, "push", reg.Host+"/e2e/bb:v2")
+	must(t, "rmi", name, reg.Host+"/e2e/bb:v2")
+	out = must(t, "pull", "-a", reg.Host+"/e2e/bb")
+	for _, want := range []string{"v1: Pulling from e2e/bb", "v2: Pulling from e2e/bb", "Status: Downloaded newer image for " + reg.Host + "/e2e/bb"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("docker pull -a output lacks %q:\n%s", want, out)
+		}
+	}
+	must(t, "rmi", name, reg.Host+"/e2e/bb:v2")
 }
 
 // TestRegistryLogin: docker login against a registry with htpasswd basic
