@@ -147,6 +147,28 @@ func (c *Client) open(ctx context.Context, ep endpoint, domain, path string, aut
 	return &repo{ep: ep, domain: domain, path: path, client: &http.Client{Transport: rt}}, nil
 }
 
+// do sends one request to the registry (prepare, if set, adds headers)
+// and returns the response if its status is one of ok; otherwise the
+// registry's error, classified, with the body closed.
+func (r *repo) do(ctx context.Context, method, u string, body io.Reader, prepare func(*http.Request), ok ...int) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if prepare != nil {
+		prepare(req)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := transport.CheckError(resp, ok...); err != nil {
+		resp.Body.Close()
+		return nil, classify(err)
+	}
+	return resp, nil
+}
+
 // splitName is the domain and repository path of a reference.
 func splitName(ref reference.Named) (domain, path string) {
 	return reference.Domain(ref), reference.Path(ref)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gorae/gorae/internal/image"
@@ -29,18 +28,11 @@ func (c *Client) Login(ctx context.Context, auth *AuthConfig) (identityToken str
 	if err != nil {
 		return "", fmt.Errorf("login to %s: %w", domain, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+ep.host+"/v2/", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodGet, "https://"+ep.host+"/v2/", nil, nil, http.StatusOK)
 	if err != nil {
 		return "", fmt.Errorf("login to %s: %w", domain, err)
 	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return "", fmt.Errorf("login to %s: %w", domain, classify(err))
-	}
+	resp.Body.Close()
 	return auth.IdentityToken, nil
 }
 
@@ -93,18 +85,11 @@ func (r *repo) getSmallBlob(ctx context.Context, desc ocispec.Descriptor, limit 
 	if desc.Size > limit {
 		return nil, fmt.Errorf("%s: blob %s is %d bytes, more than the %d allowed", r, desc.Digest, desc.Size, limit)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("blobs/"+desc.Digest.String()), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodGet, r.url("blobs/"+desc.Digest.String()), nil, nil, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, classify(err)
-	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, desc.Size+1))
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -154,21 +153,15 @@ func (r *repo) getManifest(ctx context.Context, c *Client, tagOrDigest string, w
 	var data []byte
 	var contentType string
 	err := c.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("manifests/"+tagOrDigest), nil)
-		if err != nil {
-			return err
-		}
-		for _, a := range acceptManifests {
-			req.Header.Add("Accept", a)
-		}
-		resp, err := r.client.Do(req)
+		resp, err := r.do(ctx, http.MethodGet, r.url("manifests/"+tagOrDigest), nil, func(req *http.Request) {
+			for _, a := range acceptManifests {
+				req.Header.Add("Accept", a)
+			}
+		}, http.StatusOK)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		if err := transport.CheckError(resp, http.StatusOK); err != nil {
-			return classify(err)
-		}
 		if resp.ContentLength > image.MaxManifestSize {
 			return fmt.Errorf("%s: manifest %s is %d bytes, more than the %d allowed", r, tagOrDigest, resp.ContentLength, image.MaxManifestSize)
 		}
@@ -307,18 +300,11 @@ func (p *Pulled) fetchBlob(ctx context.Context, desc ocispec.Descriptor, rep rep
 			return err
 		}
 		defer w.Abort()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.r.url("blobs/"+desc.Digest.String()), nil)
-		if err != nil {
-			return err
-		}
-		resp, err := p.r.client.Do(req)
+		resp, err := p.r.do(ctx, http.MethodGet, p.r.url("blobs/"+desc.Digest.String()), nil, nil, http.StatusOK)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		if err := transport.CheckError(resp, http.StatusOK); err != nil {
-			return classify(err)
-		}
 		if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
 			return fmt.Errorf("%s: blob %s is %d bytes but the manifest says %d: %w", p.r, desc.Digest, resp.ContentLength, desc.Size,
 				&content.SizeMismatchError{Expected: desc.Size, Actual: resp.ContentLength})

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -207,22 +206,12 @@ func (c *Client) pushBlob(ctx context.Context, r *repo, desc ocispec.Descriptor,
 
 // hasBlob asks the registry (HEAD) whether it has the blob.
 func (r *repo) hasBlob(ctx context.Context, d digest.Digest) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, r.url("blobs/"+d.String()), nil)
+	resp, err := r.do(ctx, http.MethodHead, r.url("blobs/"+d.String()), nil, nil, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return false, err
 	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	}
-	return false, classify(transport.CheckError(resp, http.StatusOK))
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
 }
 
 // startUpload POSTs blobs/uploads/: with mount and from, a cross-
@@ -233,18 +222,11 @@ func (r *repo) startUpload(ctx context.Context, mount digest.Digest, from string
 	if mount != "" {
 		u += "?" + url.Values{"mount": {mount.String()}, "from": {from}}.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return false, "", err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodPost, u, nil, nil, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return false, "", err
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
-		return false, "", classify(err)
-	}
 	if resp.StatusCode == http.StatusCreated {
 		return true, "", nil
 	}
@@ -277,20 +259,14 @@ func (c *Client) upload(ctx context.Context, r *repo, location string, desc ocis
 	if rep != nil {
 		body = io.TeeReader(rc, &countWriter{r: rep, id: ShortID(desc.Digest), action: ActionPushing, total: size})
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+	resp, err := r.do(ctx, http.MethodPut, u.String(), body, func(req *http.Request) {
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}, http.StatusCreated)
 	if err != nil {
 		return err
 	}
-	req.ContentLength = size
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
-		return classify(err)
-	}
+	resp.Body.Close()
 	rep.send(ShortID(desc.Digest), ActionPushed)
 	return nil
 }
@@ -298,19 +274,13 @@ func (c *Client) upload(ctx context.Context, r *repo, location string, desc ocis
 // putManifest PUTs a manifest or index under a tag or its digest.
 func (c *Client) putManifest(ctx context.Context, r *repo, desc ocispec.Descriptor, data []byte, tagOrDigest string) error {
 	return c.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, r.url("manifests/"+tagOrDigest), bytes.NewReader(data))
+		resp, err := r.do(ctx, http.MethodPut, r.url("manifests/"+tagOrDigest), bytes.NewReader(data), func(req *http.Request) {
+			req.Header.Set("Content-Type", desc.MediaType)
+		}, http.StatusCreated, http.StatusOK)
 		if err != nil {
-			return err
+			return fmt.Errorf("push manifest %s to %s: %w", desc.Digest, r, err)
 		}
-		req.Header.Set("Content-Type", desc.MediaType)
-		resp, err := r.client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if err := transport.CheckError(resp, http.StatusCreated, http.StatusOK); err != nil {
-			return fmt.Errorf("push manifest %s to %s: %w", desc.Digest, r, classify(err))
-		}
+		resp.Body.Close()
 		return nil
 	}, nil)
 }

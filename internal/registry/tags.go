@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Bounds on a tag listing: a hostile registry must not make us loop or
@@ -33,13 +32,9 @@ func (c *Client) Tags(ctx context.Context, ref reference.Named, auth *AuthConfig
 	next := r.url("tags/list?n=1000")
 	var tags []string
 	for i := 0; next != "" && i < maxTagsRequests; i++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		resp, err := r.do(ctx, http.MethodGet, next, nil, nil, http.StatusOK)
 		if err != nil {
-			return nil, err
-		}
-		resp, err := r.client.Do(req)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: list tags: %w", r, err)
 		}
 		page, link, err := readTagsPage(resp)
 		resp.Body.Close()
@@ -52,8 +47,8 @@ func (c *Client) Tags(ctx context.Context, ref reference.Named, auth *AuthConfig
 		}
 		next = ""
 		if link != "" {
-			u, err := req.URL.Parse(link)
-			if err != nil || u.Host != req.URL.Host {
+			u, err := resp.Request.URL.Parse(link)
+			if err != nil || u.Host != resp.Request.URL.Host {
 				return nil, fmt.Errorf("%s: list tags: the next page %q is not on the registry", r, link)
 			}
 			next = u.String()
@@ -65,9 +60,6 @@ func (c *Client) Tags(ctx context.Context, ref reference.Named, auth *AuthConfig
 // readTagsPage reads one page of a tag listing: its tags (each a valid
 // tag) and the next page's URL from the Link header, if any.
 func readTagsPage(resp *http.Response) (tags []string, next string, err error) {
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, "", classify(err)
-	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTagsPage+1))
 	if err != nil {
 		return nil, "", err
