@@ -42,6 +42,7 @@ var comparisons = []comparison{
 	{"layer-unpack", true, layerUnpack},
 	{"image-load-save", true, imageLoadSave},
 	{"bridge-50", true, bridge50},
+	{"registry-push-pull", true, registryPushPull},
 }
 
 // sizes are the iteration counts of a mode.

@@ -17,6 +17,8 @@ command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 # runc: the e2e suite runs containers with it too (--runtime runc).
 command -v runc >/dev/null 2>&1 || need="$need runc"
+# docker-registry (distribution 2.8): pull/push interoperability tests.
+command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 if [ -n "$need" ]; then
 	echo "install-deps: installing$need"
 	if [ "$(id -u)" != 0 ]; then

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorae/gorae/internal/api"
 	"github.com/gorae/gorae/internal/daemon"
+	"github.com/gorae/gorae/internal/registry"
 )
 
 const defaultSocket = "unix:///run/gorae/gorae.sock"
@@ -89,6 +90,12 @@ func daemonCommand() *cobra.Command {
 			if err := netFlags.merge(fl, &cfg, fileCfg); err != nil {
 				return err
 			}
+			// Registries: the flags add to the file's lists, as dockerd's do.
+			cfg.InsecureRegistries = append(fileCfg.InsecureRegistries, cfg.InsecureRegistries...)
+			cfg.RegistryMirrors = append(fileCfg.RegistryMirrors, cfg.RegistryMirrors...)
+			if err := (registry.Hosts{Mirrors: cfg.RegistryMirrors, Insecure: cfg.InsecureRegistries}).Validate(); err != nil {
+				return fmt.Errorf("%s: %w", configFile, err)
+			}
 			if len(hosts) == 0 {
 				hosts = fileCfg.Hosts
 			}
@@ -118,6 +125,8 @@ func daemonCommand() *cobra.Command {
 	fl.StringVar(&tlsOpts.CACert, "tlscacert", "", "CA that signs client certificates (default ~/.docker/ca.pem)")
 	fl.StringVar(&tlsOpts.Cert, "tlscert", "", "server certificate (default ~/.docker/cert.pem)")
 	fl.StringVar(&tlsOpts.Key, "tlskey", "", "server key (default ~/.docker/key.pem)")
+	fl.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry (host[:port] or CIDR) that may be reached over plain HTTP; loopback always may")
+	fl.StringArrayVar(&cfg.RegistryMirrors, "registry-mirror", nil, "mirror of Docker Hub to pull from first (https:// or http:// URL)")
 	fl.BoolVar(&insecure, "insecure-tcp", false, "allow a plain tcp listener (anyone who reaches it is root on this host)")
 	netFlags.add(fl, &cfg)
 	return cmd

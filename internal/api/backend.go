@@ -24,6 +24,7 @@ type Backend interface {
 	ContainerBackend
 	ImageBackend
 	VolumeBackend
+	DistributionBackend
 }
 
 // SystemBackend answers /_ping, /version, /info, /events, /system/df.

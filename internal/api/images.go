@@ -74,15 +74,15 @@ func (s *Server) getImageByName(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// postImageByName is POST /images/{name}/tag?repo=&tag= (and push, which
-// waits for the registry client).
+// postImageByName is POST /images/{name}/tag?repo=&tag= and
+// /images/{name}/push?tag=.
 func (s *Server) postImageByName(w http.ResponseWriter, r *http.Request) error {
 	name, op, status := splitImageOp(r.PathValue("name"), r.Method)
 	if status != 0 {
 		return imageRoute(w, r, status, op)
 	}
 	if op == "push" {
-		return errdefs.NotImplemented(errors.New("pushing images is not supported yet: gorae has no registry client; move images with docker save and docker load"))
+		return s.pushImage(w, r, name)
 	}
 	q := form(r)
 	if err := s.b.ImageTag(r.Context(), name, q.Get("repo"), q.Get("tag")); err != nil {
@@ -154,19 +154,11 @@ func (s *Server) postImagesPrune(w http.ResponseWriter, r *http.Request) error {
 }
 
 // postImagesCreate is POST /images/create: fromSrc=- imports the body as
-// a root filesystem (`docker import`); fromImage (pull) waits for the
-// registry client.
+// a root filesystem (`docker import`); fromImage pulls.
 func (s *Server) postImagesCreate(w http.ResponseWriter, r *http.Request) error {
 	q := form(r)
 	if img := q.Get("fromImage"); img != "" {
-		switch tag := q.Get("tag"); {
-		case strings.Contains(tag, ":"): // a digest
-			img += "@" + tag
-		case tag != "":
-			img += ":" + tag
-		}
-		return errdefs.NotImplemented(errors.New("pulling " + img + " is not supported yet: gorae has no registry client; " +
-			"get images with `docker load -i image.tar` (a `docker save` archive) or `docker import rootfs.tar name:tag`"))
+		return s.pullImage(w, r, img)
 	}
 	switch src := q.Get("fromSrc"); src {
 	case "-":

@@ -52,6 +52,8 @@ func (s *Server) routes() {
 	s.handle("GET /images/{name...}", s.getImageByName)
 	s.handle("POST /images/{name...}", s.postImageByName)
 	s.handle("DELETE /images/{name...}", s.deleteImage)
+	s.handle("POST /auth", s.postAuth)
+	s.handle("GET /distribution/{name...}", s.getDistribution)
 
 	s.networkRoutes()
 	s.volumeRoutes()

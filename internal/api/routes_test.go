@@ -9,6 +9,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gorae/gorae/internal/registry"
 )
 
 func intp(n int) *int { return &n }
@@ -187,7 +189,15 @@ func TestImageRoutes(t *testing.T) {
 		{"GET", "/images/get", "", 400, "", nil},
 		{"POST", "/images/docker.io/library/busybox:latest/tag?repo=me/bb&tag=v1", "", 201, "ImageTag",
 			[]any{"docker.io/library/busybox:latest", "me/bb", "v1"}},
-		{"POST", "/images/busybox/push", "", 501, "", nil},
+		{"POST", "/images/busybox/push?tag=v1", "", 200, "ImagePush", []any{"busybox", "v1", registry.AuthConfig{}}},
+		{"POST", "/images/localhost:5000/team/app/push", "", 200, "ImagePush", []any{"localhost:5000/team/app", "", registry.AuthConfig{}}},
+		{"POST", "/images/create?fromImage=busybox&tag=1.36&platform=linux/arm64", "", 200, "ImagePull",
+			[]any{"busybox", "1.36", &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, registry.AuthConfig{}}},
+		{"GET", "/distribution/ghcr.io/a/b:1/json", "", 200, "DistributionInspect", []any{"ghcr.io/a/b:1", registry.AuthConfig{}}},
+		{"GET", "/distribution/ghcr.io/a/b:1", "", 404, "", nil},
+		{"POST", "/auth", `{"username":"u","password":"p","serveraddress":"127.0.0.1:5000"}`, 200, "RegistryLogin",
+			[]any{registry.AuthConfig{Username: "u", Password: "p", ServerAddress: "127.0.0.1:5000"}}},
+		{"POST", "/auth", "", 400, "", nil},
 		{"DELETE", "/images/docker.io/library/busybox:latest?force=1&noprune=1", "", 200, "ImageRemove",
 			[]any{"docker.io/library/busybox:latest", true, true}},
 		{"DELETE", "/images/team/app@" + dgst, "", 200, "ImageRemove", []any{"team/app@" + dgst, false, false}},

@@ -16,7 +16,7 @@ func (s *Server) unsupportedRoutes() {
 	for what, patterns := range map[string][]string{
 		"attach over websocket": {"GET /containers/{id}/attach/ws"},
 		"building images":       {"POST /build", "POST /build/cancel", "POST /session"},
-		"registries":            {"GET /images/search", "GET /distribution/{name...}", "POST /auth"},
+		"registry search":       {"GET /images/search"},
 	} {
 		err := errdefs.NotImplemented(errors.New(what + " is not supported yet by gorae"))
 		for _, p := range patterns {

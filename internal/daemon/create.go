@@ -39,7 +39,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
 		if errors.Is(err, image.ErrNotFound) {
-			return resp, errdefs.NotFound(fmt.Errorf("No such image: %s (gorae has no registry client yet: bring it with `docker load` or `docker import`)", familiar(cfg.Image)))
+			return resp, errdefs.NotFound(fmt.Errorf("No such image: %s", familiar(cfg.Image)))
 		}
 		return resp, errdefs.InvalidParameter(err)
 	}

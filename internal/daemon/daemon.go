@@ -50,6 +50,10 @@ type Config struct {
 	// limit itself (daemon.json "default-ulimits", Docker's shape).
 	DefaultUlimits map[string]*ctrtypes.Ulimit `json:"default-ulimits,omitempty"`
 	NetworkConfig
+	// Registries (internal/registry): plain-HTTP registries allowed
+	// (host[:port] or CIDR; loopback always is) and Docker Hub mirrors.
+	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
 	// Self is the gorae binary, run as `gorae shim` and `gorae runtime`.
 	Self string `json:"-"`
 	// Front is the small binary that ships as bin/gorae and carries the
@@ -140,6 +144,7 @@ type Daemon struct {
 	// watching marks containers whose exit a goroutine waits on.
 	watching map[string]bool
 	execs    execTable
+	dist     distribution // the registry client, made on first use
 }
 
 // New opens (or creates) the daemon's state and adopts containers that

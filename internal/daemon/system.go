@@ -105,6 +105,7 @@ func (d *Daemon) Info(ctx context.Context) (*system.Info, error) {
 		OSType:             "linux",
 		Architecture:       unameMachine(),
 		IndexServerAddress: "https://index.docker.io/v1/",
+		RegistryConfig:     d.registryServiceConfig(),
 		NCPU:               goruntime.NumCPU(),
 		MemTotal:           int64(si.Totalram) * int64(si.Unit),
 		DockerRootDir:      d.cfg.DataRoot,

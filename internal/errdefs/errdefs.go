@@ -18,6 +18,7 @@ const (
 	kindForbidden
 	kindUnavailable
 	kindNotImplemented
+	kindUnauthorized
 )
 
 type classified struct {
@@ -54,6 +55,9 @@ func Unavailable(err error) error { return wrap(err, kindUnavailable) }
 
 // NotImplemented: a part of the API gorae does not have yet (501).
 func NotImplemented(err error) error { return wrap(err, kindNotImplemented) }
+
+// Unauthorized: the registry refused the credentials (401).
+func Unauthorized(err error) error { return wrap(err, kindUnauthorized) }
 
 func is(err error, k kind) bool {
 	var c classified
@@ -104,6 +108,8 @@ func HTTPStatus(err error) int {
 		return http.StatusServiceUnavailable
 	case kindNotImplemented:
 		return http.StatusNotImplemented
+	case kindUnauthorized:
+		return http.StatusUnauthorized
 	}
 	return http.StatusInternalServerError
 }
