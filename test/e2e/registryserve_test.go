@@ -88,3 +88,35 @@ func TestRegistryServeCommand(t *testing.T) {
 		t.Fatalf("gorae registry gc: %v\n%s", err, out)
 	}
 }
+
+// The docker CLI through gorae's daemon pushes to `gorae registry serve`
+// and pulls back from it: both of gorae's sides of the protocol at once.
+func TestPushPullOwnRegistry(t *testing.T) {
+	cmd := exec.Command(gorae, "registry", "serve", "--addr", "127.0.0.1:0", "--root", t.TempDir())
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var addr string
+	if _, err := fmt.Fscanln(stdout, new(string), new(string), &addr); err != nil {
+		t.Fatalf("gorae registry serve did not say where it listens: %v", err)
+	}
+	ref := addr + "/e2e/bb:1"
+	must(t, "tag", "busybox:latest", ref)
+	out := must(t, "push", ref)
+	if !strings.Contains(out, "Pushed") || !regexp.MustCompile(`1: digest: sha256:[0-9a-f]{64} size: \d+`).MatchString(out) {
+		t.Fatalf("push to gorae registry serve:\n%s", out)
+	}
+	if out := must(t, "push", ref); !strings.Contains(out, "Layer already exists") {
+		t.Errorf("second push:\n%s", out)
+	}
+	must(t, "rmi", ref)
+	if out := must(t, "pull", ref); !strings.Contains(out, "Downloaded newer image") && !strings.Contains(out, "Image is up to date") {
+		t.Fatalf("pull from gorae registry serve:\n%s", out)
+	}
+	defer docker(nil, "rmi", ref)
+	if out := must(t, "run", "--rm", ref, "echo", "from-own-registry"); out != "from-own-registry\n" {
+		t.Errorf("run: %q", out)
+	}
+}
