@@ -78,6 +78,7 @@ func ExitCode(err error) int {
 
 // Report prints err as docker's main does and returns the exit code.
 func Report(w io.Writer, err error) int {
+	err = friendly(err)
 	var se StatusError
 	if errors.As(err, &se) {
 		if se.Status != "" {
@@ -277,4 +278,16 @@ func (c *CLI) withAPI(fn func(ctx context.Context, api *client.Client, cmd *cobr
 		}
 		return fn(ctx, api, cmd, args)
 	}
+}
+
+// friendly words a failure to reach the daemon as docker's CLI does.
+func friendly(err error) error {
+	if err != nil && client.IsErrConnectionFailed(err) {
+		host := "the daemon"
+		if h, _, ok := strings.Cut(strings.TrimPrefix(err.Error(), "failed to connect to the docker API at "), ";"); ok {
+			host = h
+		}
+		return errors.New("Cannot connect to the gorae daemon at " + host + ". Is the gorae daemon running?")
+	}
+	return err
 }

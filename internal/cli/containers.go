@@ -193,7 +193,7 @@ func (c *CLI) renameCommand() *cobra.Command {
 				return errors.New("Error: Neither old nor new names may be empty")
 			}
 			if _, err := api.ContainerRename(ctx, args[0], client.ContainerRenameOptions{NewName: newName}); err != nil {
-				return fmt.Errorf("Error: failed to rename container named %s\n%w", args[0], err)
+				return fmt.Errorf("%w\nError: failed to rename container named %s", err, args[0])
 			}
 			return nil
 		}),
@@ -551,12 +551,12 @@ func (c *CLI) inspectOne(ctx context.Context, api *client.Client, kind, ref stri
 		}
 		return inspected{typed: r.Container, raw: r.Raw}, nil
 	case "image":
-		r, err := api.ImageInspect(ctx, ref)
+		var raw bytes.Buffer
+		r, err := api.ImageInspect(ctx, ref, client.ImageInspectWithRawResponse(&raw))
 		if err != nil {
 			return inspected{}, err
 		}
-		raw, _ := json.Marshal(r.InspectResponse)
-		return inspected{typed: r.InspectResponse, raw: raw}, nil
+		return inspected{typed: r.InspectResponse, raw: bytes.TrimSpace(raw.Bytes())}, nil
 	case "network":
 		r, err := api.NetworkInspect(ctx, ref, client.NetworkInspectOptions{})
 		if err != nil {
@@ -588,25 +588,20 @@ func (c *CLI) inspectObjects(ctx context.Context, kind string, refs []string, fo
 		if kind != "" {
 			obj, err = c.inspectOne(ctx, api, kind, ref, size)
 		} else {
+			// Any kind that has it; a daemon without a kind's routes
+			// answers an error, which means "not here" as well.
 			err = fmt.Errorf("Error: No such object: %s", ref)
 			for _, k := range []string{"container", "image", "network", "volume"} {
-				o, e := c.inspectOne(ctx, api, k, ref, size)
-				if e == nil {
+				if o, e := c.inspectOne(ctx, api, k, ref, size); e == nil {
 					obj, err = o, nil
 					break
-				}
-				if !isNotFound(e) {
-					err = e
-					break
+				} else if client.IsErrConnectionFailed(e) {
+					return e
 				}
 			}
 		}
 		if err != nil {
-			msg := err.Error()
-			if kind != "" && isNotFound(err) {
-				msg = "Error: No such " + kind + ": " + ref
-			}
-			errs = append(errs, msg)
+			errs = append(errs, err.Error())
 			continue
 		}
 		objs = append(objs, obj)

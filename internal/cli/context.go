@@ -39,6 +39,11 @@ func (c *CLI) contextCommand() *cobra.Command {
 				return err
 			}
 			cur := c.contextName()
+			defer func() {
+				if os.Getenv("DOCKER_HOST") != "" && c.opts.context == "" {
+					fmt.Fprintln(c.errOut, "Warning: DOCKER_HOST environment variable overrides the active context. To use a context, either set the global --context flag, or unset DOCKER_HOST environment variable.")
+				}
+			}()
 			rows := []any{contextRow{Name: "default", Description: "Current DOCKER_HOST based configuration", DockerEndpoint: c.defaultEndpoint(), Current: cur == "default"}}
 			sort.Slice(metas, func(i, j int) bool { return metas[i].Name < metas[j].Name })
 			for _, m := range metas {

@@ -136,7 +136,7 @@ func (l listing) renderTable(w io.Writer, format string, rows []any) error {
 	// The header: the same template over the header names.
 	if ht, err := template.New("").Funcs(headerFuncs).Option("missingkey=zero").Parse(format + "\n"); err == nil {
 		var hb bytes.Buffer
-		if ht.Execute(&hb, l.headers) == nil && strings.TrimSpace(hb.String()) != "" {
+		if ht.Execute(&hb, headerMap(l.headers)) == nil && strings.TrimSpace(hb.String()) != "" {
 			tw.Write(hb.Bytes())
 		}
 	}
@@ -178,3 +178,9 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// headerMap is a table's header row: field → column title; .Label "k"
+// titles its column with the label's name, as docker does.
+type headerMap map[string]string
+
+func (h headerMap) Label(name string) string { return name }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
@@ -70,11 +72,19 @@ func (r imageRow) UniqueSize() string {
 }
 func (r imageRow) VirtualSize() string { return humanSize(r.img.Size) }
 
+// MarshalJSON: docker's images json, with its sizes at four digits and
+// its HTML escaping.
 func (r imageRow) MarshalJSON() ([]byte, error) {
-	return jsonMarshal(map[string]string{
+	size := func(n int64) string {
+		if n < 0 {
+			return "N/A"
+		}
+		return units.HumanSize(float64(n))
+	}
+	return json.Marshal(map[string]string{
 		"Containers": r.Containers(), "CreatedAt": r.CreatedAt(), "CreatedSince": r.CreatedSince(),
-		"Digest": r.Digest(), "ID": r.ID(), "Repository": r.repo, "SharedSize": r.SharedSize(),
-		"Size": r.Size(), "Tag": r.tag, "UniqueSize": r.UniqueSize(), "VirtualSize": r.VirtualSize(),
+		"Digest": r.Digest(), "ID": r.ID(), "Repository": r.repo, "SharedSize": size(r.img.SharedSize),
+		"Size": r.Size(), "Tag": r.tag, "UniqueSize": size(r.img.Size - r.img.SharedSize), "VirtualSize": size(r.img.Size),
 	})
 }
 

@@ -125,8 +125,8 @@ func (r containerRow) Networks() string {
 
 // MarshalJSON gives `--format json` docker's field set.
 func (r containerRow) MarshalJSON() ([]byte, error) {
-	m := map[string]string{
-		"Command": r.Command(), "CreatedAt": r.CreatedAt(), "ID": r.ID(), "Image": r.Image(),
+	m := map[string]any{
+		"Platform": nil, "Command": r.Command(), "CreatedAt": r.CreatedAt(), "ID": r.ID(), "Image": r.Image(),
 		"Labels": r.Labels(), "LocalVolumes": r.LocalVolumes(), "Mounts": r.Mounts(), "Names": r.Names(),
 		"Networks": r.Networks(), "Ports": r.Ports(), "RunningFor": r.RunningFor(), "Size": r.Size(),
 		"State": r.State(), "Status": r.Status(),
@@ -193,9 +193,6 @@ func (c *CLI) psCommand() *cobra.Command {
 			opts := client.ContainerListOptions{All: o.all, Limit: o.last, Filters: f}
 			if o.latest {
 				opts.Limit = 1
-			}
-			if opts.Limit > 0 {
-				opts.All = true
 			}
 			format := o.format
 			if format == "" {

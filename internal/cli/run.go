@@ -71,6 +71,7 @@ func reportRun(c *CLI, name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	err = friendly(err)
 	var se StatusError
 	if errors.As(err, &se) {
 		if se.Status == "" {
@@ -100,6 +101,10 @@ func (c *CLI) runRun(ctx context.Context, o *runOptions, args []string) error {
 	if !o.detach && o.sigProxy && cfg.Tty {
 		// docker: signals go through the tty, not the proxy.
 		o.sigProxy = false
+	}
+	if cfg.Tty {
+		cs := c.consoleSize()
+		spec.hostConfig.ConsoleSize = [2]uint{cs.Height, cs.Width}
 	}
 	api, err := c.Client(ctx)
 	if err != nil {
@@ -275,10 +280,18 @@ func (c *CLI) startCommand() *cobra.Command {
 		Args:  requiresMinArgs(1),
 		RunE: c.withAPI(func(ctx context.Context, api *client.Client, cmd *cobra.Command, args []string) error {
 			if !attach && !interactive {
-				return c.forEach(ctx, args, func(ctx context.Context, id string) error {
+				var failed []string
+				err := c.forEach(ctx, args, func(ctx context.Context, id string) error {
 					_, err := api.ContainerStart(ctx, id, client.ContainerStartOptions{})
+					if err != nil {
+						failed = append(failed, id)
+					}
 					return err
 				})
+				if err != nil {
+					return fmt.Errorf("%w\nError: failed to start containers: %s", err, strings.Join(failed, ", "))
+				}
+				return nil
 			}
 			if len(args) > 1 {
 				return errors.New("you cannot start and attach multiple containers at once")
@@ -367,10 +380,10 @@ func (c *CLI) attachCommand() *cobra.Command {
 			if err := c.stream(ctx, resp.HijackedResponse, in, cfg.Tty, detachKeys); err != nil {
 				return detachedOK(err)
 			}
-			// The container's own status, as docker attach exits with it.
-			r, err := api.ContainerInspect(ctx, args[0], client.ContainerInspectOptions{})
-			if err == nil && r.Container.State != nil && !r.Container.State.Running && r.Container.State.ExitCode != 0 {
-				return StatusError{StatusCode: r.Container.State.ExitCode}
+			// The container's own status, as docker attach exits with it:
+			// the stream ends as it exits, so wait for the exit to land.
+			if status := <-waitExit(ctx, api, info.Container.ID, false); status != 0 {
+				return StatusError{StatusCode: status}
 			}
 			return nil
 		}),
@@ -413,6 +426,9 @@ func (c *CLI) execCommand() *cobra.Command {
 				AttachStdout: !o.detach, AttachStderr: !o.detach, DetachKeys: o.detachKeys, Env: env,
 				WorkingDir: o.workdir, Cmd: args[1:],
 			}
+			if o.tty {
+				opts.ConsoleSize = c.consoleSize()
+			}
 			ex, err := api.ExecCreate(ctx, args[0], opts)
 			if err != nil {
 				return err
@@ -421,7 +437,7 @@ func (c *CLI) execCommand() *cobra.Command {
 				_, err := api.ExecStart(ctx, ex.ID, client.ExecStartOptions{Detach: true, TTY: o.tty})
 				return err
 			}
-			resp, err := api.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: o.tty})
+			resp, err := api.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: o.tty, ConsoleSize: opts.ConsoleSize})
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
@@ -161,22 +162,49 @@ func parseDetachKeys(s string) ([]byte, error) {
 	return out, nil
 }
 
+// termFd is the terminal the CLI runs in: stdout's, else stdin's.
+func (c *CLI) termFd() (uintptr, bool) {
+	if fd, ok := isTerminal(c.out); ok {
+		return fd, true
+	}
+	return isTerminal(c.in)
+}
+
+// consoleSize is the terminal's size for a create or exec request, so the
+// pty starts right before the first resize arrives.
+func (c *CLI) consoleSize() client.ConsoleSize {
+	if fd, ok := c.termFd(); ok {
+		if w, h, err := term.GetSize(int(fd)); err == nil && w > 0 && h > 0 {
+			return client.ConsoleSize{Height: uint(h), Width: uint(w)}
+		}
+	}
+	return client.ConsoleSize{}
+}
+
 // monitorTTYSize sends the terminal's size now and at every SIGWINCH,
-// until ctx ends.
+// until ctx ends. The first one is retried briefly: a process that has
+// just started may not have its pty registered yet (docker does the same).
 func (c *CLI) monitorTTYSize(ctx context.Context, resize func(h, w uint) error) {
-	fd, ok := isTerminal(c.out)
+	fd, ok := c.termFd()
 	if !ok {
-		if fd, ok = isTerminal(c.in); !ok {
-			return
-		}
+		return
 	}
-	send := func() {
+	send := func() error {
 		w, h, err := term.GetSize(int(fd))
-		if err == nil && w > 0 && h > 0 {
-			resize(uint(h), uint(w))
+		if err != nil || w <= 0 || h <= 0 {
+			return nil
 		}
+		return resize(uint(h), uint(w))
 	}
-	send()
+	go func() {
+		for i := 0; i < 10 && send() != nil; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+			}
+		}
+	}()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGWINCH)
 	go func() {

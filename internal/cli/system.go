@@ -215,17 +215,45 @@ func (c *CLI) dfCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// docker's sums: what running containers use is not
+			// reclaimable; sizes at four digits.
+			hs := func(n int64) string { return units.HumanSize(float64(n)) }
 			pct := func(rec, total int64) string {
 				if total <= 0 {
-					return humanSize(rec)
+					return hs(rec)
 				}
-				return fmt.Sprintf("%s (%d%%)", humanSize(rec), rec*100/total)
+				return fmt.Sprintf("%s (%d%%)", hs(rec), rec*100/total)
+			}
+			var imgActive, imgUsed int64
+			for _, im := range r.Images.Items {
+				if im.Containers > 0 {
+					imgActive++
+					if im.Size >= 0 && im.SharedSize >= 0 {
+						imgUsed += im.Size - im.SharedSize
+					}
+				}
+			}
+			imgRec := r.Images.TotalSize - imgUsed
+			if len(r.Images.Items) == 0 {
+				imgActive, imgRec = r.Images.ActiveCount, r.Images.Reclaimable
+			}
+			var ctrActive, ctrSize, ctrRec int64
+			for _, ct := range r.Containers.Items {
+				ctrSize += ct.SizeRw
+				if ct.State == "running" || ct.State == "paused" || ct.State == "restarting" {
+					ctrActive++
+				} else {
+					ctrRec += ct.SizeRw
+				}
+			}
+			if len(r.Containers.Items) == 0 {
+				ctrActive, ctrSize, ctrRec = r.Containers.ActiveCount, r.Containers.TotalSize, r.Containers.Reclaimable
 			}
 			rows := []any{
-				dfRow{"Images", itoa(int(r.Images.TotalCount)), itoa(int(r.Images.ActiveCount)), humanSize(r.Images.TotalSize), pct(r.Images.Reclaimable, r.Images.TotalSize)},
-				dfRow{"Containers", itoa(int(r.Containers.TotalCount)), itoa(int(r.Containers.ActiveCount)), humanSize(r.Containers.TotalSize), pct(r.Containers.Reclaimable, r.Containers.TotalSize)},
-				dfRow{"Local Volumes", itoa(int(r.Volumes.TotalCount)), itoa(int(r.Volumes.ActiveCount)), humanSize(r.Volumes.TotalSize), pct(r.Volumes.Reclaimable, r.Volumes.TotalSize)},
-				dfRow{"Build Cache", itoa(int(r.BuildCache.TotalCount)), itoa(int(r.BuildCache.ActiveCount)), humanSize(r.BuildCache.TotalSize), pct(r.BuildCache.Reclaimable, r.BuildCache.TotalSize)},
+				dfRow{"Images", itoa(int(r.Images.TotalCount)), itoa(int(imgActive)), hs(r.Images.TotalSize), pct(imgRec, r.Images.TotalSize)},
+				dfRow{"Containers", itoa(int(r.Containers.TotalCount)), itoa(int(ctrActive)), hs(ctrSize), pct(ctrRec, ctrSize)},
+				dfRow{"Local Volumes", itoa(int(r.Volumes.TotalCount)), itoa(int(r.Volumes.ActiveCount)), hs(r.Volumes.TotalSize), pct(r.Volumes.Reclaimable, r.Volumes.TotalSize)},
+				dfRow{"Build Cache", itoa(int(r.BuildCache.TotalCount)), itoa(int(r.BuildCache.ActiveCount)), hs(r.BuildCache.TotalSize), pct(r.BuildCache.Reclaimable, r.BuildCache.TotalSize)},
 			}
 			headers := map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
 			return listing{format: format, table: "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers: headers}.render(c.out, false, rows)
