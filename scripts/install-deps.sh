@@ -15,6 +15,8 @@ command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 # runc: the e2e suite runs containers with it too (--runtime runc).
 command -v runc >/dev/null 2>&1 || need="$need runc"
+# tmux: test/cli drives `gorae run -it` and `exec -it` through a terminal.
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 if [ -n "$need" ]; then
 	echo "install-deps: installing$need"
 	if [ "$(id -u)" != 0 ]; then

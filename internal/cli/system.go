@@ -97,6 +97,9 @@ func (c *CLI) versionCommand() *cobra.Command {
 					format = "{{json .}}"
 				}
 				if err := formatOne(c.out, format, v); err != nil {
+					if serr != nil {
+						return serr
+					}
 					return err
 				}
 				return serr

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,4 +190,49 @@ func stopAutostarted(t *testing.T, asock string, run func(string, ...string) res
 		}
 	}
 	t.Errorf("no auto-started daemon found for %s", asock)
+}
+
+// TestSocketActivation: `gorae daemon -H fd://` serves on the socket its
+// parent passed as descriptor 3 (systemd's protocol; gorae.socket).
+func TestSocketActivation(t *testing.T) {
+	dir := t.TempDir()
+	exe := fmt.Sprintf("/run/g-cli-s%d", os.Getpid())
+	ssock := exe + ".sock"
+	defer os.RemoveAll(exe)
+	os.Remove(ssock)
+	l, err := net.Listen("unix", ssock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(ssock)
+	ul := l.(*net.UnixListener)
+	f, err := ul.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul.SetUnlinkOnClose(false) // the daemon serves on it now
+	ul.Close()
+	// LISTEN_PID must be the daemon's own pid: sh sets it and execs.
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"`, "sh", gorae, "daemon", "-H", "fd://",
+		"--data-root", filepath.Join(dir, "data"), "--exec-root", exe, "--config-file", "/nonexistent")
+	cmd.ExtraFiles = []*os.File{f}
+	logb := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = logb, logb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	var r result
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if r = goraeRun(nil, "-H", "unix://"+ssock, "version", "--format", "{{.Server.Os}}"); r.code == 0 {
+			break
+		}
+	}
+	if r.code != 0 || strings.TrimSpace(r.out) != "linux" {
+		t.Fatalf("version over the activated socket: exit %d %s\ndaemon: %s", r.code, r.out, logb.String())
+	}
 }
