@@ -494,6 +494,7 @@ func (c *CLI) pullCommand() *cobra.Command {
 		RunE: c.withAPI(func(ctx context.Context, api *client.Client, cmd *cobra.Command, args []string) error {
 			ref := args[0]
 			if !all {
+				c.defaultTag(ref)
 				ref = normalizedTagged(ref)
 			}
 			if err := c.pullImage(ctx, api, ref, platform, c.out, quiet); err != nil {
@@ -512,6 +513,13 @@ func (c *CLI) pullCommand() *cobra.Command {
 	fl.Bool("disable-content-trust", true, "Skip image verification")
 	fl.MarkHidden("disable-content-trust")
 	return cmd
+}
+
+// defaultTag says, as docker does, that a bare name means :latest.
+func (c *CLI) defaultTag(ref string) {
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil && reference.IsNameOnly(named) {
+		fmt.Fprintln(c.out, "Using default tag: latest")
+	}
 }
 
 // normalizedTagged adds :latest to a reference without tag or digest.
@@ -555,6 +563,7 @@ func (c *CLI) pushCommand() *cobra.Command {
 		RunE: c.withAPI(func(ctx context.Context, api *client.Client, cmd *cobra.Command, args []string) error {
 			ref := args[0]
 			if !all {
+				c.defaultTag(ref)
 				ref = normalizedTagged(ref)
 			}
 			opts := client.ImagePushOptions{All: all, RegistryAuth: c.encodedAuth(ref)}

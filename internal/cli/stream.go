@@ -98,38 +98,53 @@ func ignoreClosedConn(err error) error {
 // swallows, ending the stream with errDetached. A partial match is held
 // back and released when the next byte breaks it.
 type escapeReader struct {
-	r       io.Reader
-	keys    []byte
-	matched int
-	pending []byte
+	r        io.Reader
+	keys     []byte
+	matched  int
+	pending  []byte
+	detached bool
+	err      error
 }
 
 func (e *escapeReader) Read(p []byte) (int, error) {
-	if len(e.pending) > 0 {
-		n := copy(p, e.pending)
-		e.pending = e.pending[n:]
-		return n, nil
-	}
-	buf := make([]byte, len(p))
-	n, err := e.r.Read(buf)
-	out := p[:0]
-	for _, b := range buf[:n] {
-		if len(e.keys) > 0 && b == e.keys[e.matched] {
-			e.matched++
-			if e.matched == len(e.keys) {
-				return len(out), errDetached
-			}
-			continue
+	for len(e.pending) == 0 {
+		if e.detached {
+			return 0, errDetached
 		}
-		if e.matched > 0 {
+		if e.err != nil {
+			return 0, e.err
+		}
+		buf := make([]byte, len(p))
+		n, err := e.r.Read(buf)
+		e.err = err
+		for _, b := range buf[:n] {
+			if len(e.keys) == 0 {
+				e.pending = append(e.pending, b)
+				continue
+			}
+			if b == e.keys[e.matched] {
+				if e.matched++; e.matched == len(e.keys) {
+					e.detached = true
+					break
+				}
+				continue
+			}
 			e.pending = append(e.pending, e.keys[:e.matched]...)
 			e.matched = 0
+			if b == e.keys[0] {
+				e.matched = 1
+				if len(e.keys) == 1 {
+					e.detached = true
+					break
+				}
+				continue
+			}
+			e.pending = append(e.pending, b)
 		}
-		e.pending = append(e.pending, b)
 	}
-	k := copy(p[len(out):], e.pending)
-	e.pending = e.pending[k:]
-	return len(out) + k, err
+	n := copy(p, e.pending)
+	e.pending = e.pending[n:]
+	return n, nil
 }
 
 // parseDetachKeys reads docker's syntax: "ctrl-p,ctrl-q", "a,b".
