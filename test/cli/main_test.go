@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,36 +25,23 @@ var (
 	gorae      string
 	dockerBin  = "/usr/local/bin/docker"
 	sock       string
-	dataRoot   string
-	execRoot   string
-	daemonCmd  *exec.Cmd
-	daemonLog  string
+	daemon     *testenv.Daemon
 	busyboxTar string
-	tmp        string
 	dockerCfg  string
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if ok, err := testenv.RequireRoot("test/cli"); !ok {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println("test/cli: skipped, needs root")
+	if skip, err := testenv.Require("test/cli", dockerBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	} else if skip != "" {
+		fmt.Println(skip)
 		return 0
 	}
-	if _, err := os.Stat(dockerBin); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "test/cli: the docker CLI is missing at", dockerBin)
-			return 1
-		}
-		fmt.Println("test/cli: skipped, no docker CLI at", dockerBin)
-		return 0
-	}
-	var err error
-	if tmp, err = os.MkdirTemp("", "gorae-cli-"); err != nil {
+	tmp, err := os.MkdirTemp("", "gorae-cli-")
+	if err != nil {
 		panic(err)
 	}
 	defer os.RemoveAll(tmp)
@@ -63,25 +49,18 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	rootfs := filepath.Join(tmp, "rootfs")
-	if err := testenv.BusyboxRootfs(rootfs); err != nil {
+	if busyboxTar, err = testenv.BusyboxTar(tmp); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	busyboxTar = filepath.Join(tmp, "busybox.tar")
-	if out, err := exec.Command("tar", "-C", rootfs, "-cf", busyboxTar, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "tar rootfs: %v\n%s", err, out)
-		return 1
-	}
 	dockerCfg = filepath.Join(tmp, "docker-config")
-	dataRoot = filepath.Join(tmp, "data")
 	// Short: unix socket paths are limited to 108 bytes.
-	execRoot = fmt.Sprintf("/run/g-cli-t%d", os.Getpid())
+	execRoot := fmt.Sprintf("/run/g-cli-t%d", os.Getpid())
 	sock = execRoot + ".sock"
 	defer os.RemoveAll(execRoot)
 	defer os.Remove(sock)
-	daemonLog = filepath.Join(tmp, "daemon.log")
-	if err := startDaemon(); err != nil {
+	daemon = &testenv.Daemon{Bin: gorae, DataRoot: filepath.Join(tmp, "data"), ExecRoot: execRoot, Sock: sock, Log: filepath.Join(tmp, "daemon.log")}
+	if err := daemon.Start(func() bool { return goraeRun(nil, "version").code == 0 }); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		dumpLog()
 		return 1
@@ -99,46 +78,14 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-func dumpLog() {
-	b, _ := os.ReadFile(daemonLog)
-	if len(b) > 6000 {
-		b = b[len(b)-6000:]
-	}
-	fmt.Fprintf(os.Stderr, "--- daemon log (tail) ---\n%s\n", b)
-}
+func dumpLog() { fmt.Fprintf(os.Stderr, "--- daemon log (tail) ---\n%s\n", daemon.LogTail(6000)) }
 
-func startDaemon() error {
-	logf, err := os.OpenFile(daemonLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	daemonCmd = exec.Command(gorae, "daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://"+sock, "--config-file", "/nonexistent")
-	daemonCmd.Stdout, daemonCmd.Stderr = logf, logf
-	daemonCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := daemonCmd.Start(); err != nil {
-		return fmt.Errorf("start daemon: %w", err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if r := goraeRun(nil, "version"); r.code == 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("daemon did not answer on %s", sock)
-}
-
+// stopDaemon removes the containers (they outlive the daemon), then stops it.
 func stopDaemon() {
 	if r := goraeRun(nil, "ps", "-aq"); strings.TrimSpace(r.out) != "" {
 		goraeRun(nil, append([]string{"rm", "-f"}, strings.Fields(r.out)...)...)
 	}
-	daemonCmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { daemonCmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		daemonCmd.Process.Kill()
-		<-done
-	}
+	daemon.Stop()
 }
 
 type result struct {
