@@ -377,12 +377,14 @@ func (c *CLI) attachCommand() *cobra.Command {
 			if withStdin {
 				in = c.in
 			}
+			// The container's own status, as docker attach exits with it:
+			// asked for before streaming, so an exit that lands as the
+			// stream ends is the one reported.
+			wait := waitExit(ctx, api, info.Container.ID, false)
 			if err := c.stream(ctx, resp.HijackedResponse, in, cfg.Tty, detachKeys); err != nil {
 				return detachedOK(err)
 			}
-			// The container's own status, as docker attach exits with it:
-			// the stream ends as it exits, so wait for the exit to land.
-			if status := <-waitExit(ctx, api, info.Container.ID, false); status != 0 {
+			if status := <-wait; status != 0 {
 				return StatusError{StatusCode: status}
 			}
 			return nil
