@@ -146,6 +146,7 @@ func (c *CLI) Register(root *cobra.Command) {
 			root.AddCommand(cmd)
 		}
 	}
+	c.addCompletions(root)
 }
 
 func mark(cmd *cobra.Command) {

@@ -205,4 +205,8 @@ func TestCompletion(t *testing.T) {
 	if !strings.Contains(r.out, "run") {
 		t.Errorf("__complete ru: %s", r.out)
 	}
+	// Names come from the daemon.
+	if r := goraeRun(nil, "__complete", "image", "rm", "bu"); !strings.Contains(r.out, "busybox:latest") {
+		t.Errorf("__complete image rm bu: %s", r.out)
+	}
 }
