@@ -13,11 +13,11 @@ import (
 	"time"
 )
 
-// tmux drives a terminal: its own server socket (-L), a pane of known
-// size, keys in, screen out.
+// tmux drives a terminal: its own server socket (-S, in the test's temp
+// dir), a pane of known size, keys in, screen out.
 type tmux struct {
 	t    *testing.T
-	name string
+	sock string
 }
 
 func newTmux(t *testing.T, shellCmd string) *tmux {
@@ -25,15 +25,15 @@ func newTmux(t *testing.T, shellCmd string) *tmux {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("tmux is missing (scripts/install-deps.sh installs it): %v", err)
 	}
-	tm := &tmux{t: t, name: fmt.Sprintf("g-cli-%d", os.Getpid())}
+	tm := &tmux{t: t, sock: filepath.Join(t.TempDir(), "tmux")}
 	envs := strings.Join([]string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + dockerCfg, "GORAE_NO_AUTOSTART=1", "DOCKER_CLI_HINTS=false"}, " ")
 	tm.run("new-session", "-d", "-x", "100", "-y", "30", "env "+envs+" "+shellCmd+"; echo EXIT=$?; sleep 60")
-	t.Cleanup(func() { exec.Command("tmux", "-L", tm.name, "kill-server").Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", tm.sock, "kill-server").Run() })
 	return tm
 }
 
 func (tm *tmux) run(args ...string) string {
-	out, err := exec.Command("tmux", append([]string{"-L", tm.name}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", tm.sock}, args...)...).CombinedOutput()
 	if err != nil {
 		tm.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
