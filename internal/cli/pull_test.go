@@ -97,4 +97,3 @@ func TestPullProgressAndAuth(t *testing.T) {
 		t.Errorf("stderr %q", errOut.String())
 	}
 }
-
