@@ -131,6 +131,13 @@ func (c *CLI) runRun(ctx context.Context, o *runOptions, args []string) error {
 		streamDone = make(chan error, 1)
 		go func() { streamDone <- c.stream(ctx, resp.HijackedResponse, in, cfg.Tty, o.detachKeys) }()
 	}
+	// Signals are forwarded from before the start: the container may
+	// print (and the user may press ^C) before start returns.
+	sub, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.sigProxy && !o.detach {
+		proxySignals(sub, api, id)
+	}
 	// Wait before start, so a short-lived container's exit is not missed;
 	// with --rm wait for the removal, so the CLI returns once it is gone.
 	var wait <-chan int
@@ -147,13 +154,8 @@ func (c *CLI) runRun(ctx context.Context, o *runOptions, args []string) error {
 		fmt.Fprintln(c.out, id)
 		return nil
 	}
-	sub, cancel := context.WithCancel(ctx)
-	defer cancel()
 	if cfg.Tty {
 		c.monitorTTYSize(sub, containerResizer(sub, api, id))
-	}
-	if o.sigProxy {
-		proxySignals(sub, api, id)
 	}
 	if streamDone != nil {
 		if err := <-streamDone; err != nil {

@@ -212,11 +212,12 @@ func (c *CLI) monitorTTYSize(ctx context.Context, resize func(h, w uint) error) 
 		return resize(uint(h), uint(w))
 	}
 	go func() {
-		for i := 0; i < 10 && send() != nil; i++ {
+		// About 2 s in all: a loaded machine can be slow to register it.
+		for i := 0; i < 20 && send() != nil; i++ {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+			case <-time.After(time.Duration(min(i+1, 10)) * 10 * time.Millisecond):
 			}
 		}
 	}()
