@@ -37,6 +37,7 @@ var comparisons = []comparison{
 	{"runtime-run", true, runtimeRun},
 	{"daemon-idle-rss", true, idleRSS}, // first to start the daemons: idle means just started
 	{"engine-run", true, engineRun},
+	{"cli-run", true, cliRun},
 	{"container-memory", true, containerMemory},
 	{"parallel-50", false, parallel50}, // about 2 minutes per round
 	{"layer-unpack", true, layerUnpack},

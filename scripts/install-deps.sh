@@ -19,6 +19,8 @@ command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 command -v runc >/dev/null 2>&1 || need="$need runc"
 # docker-registry (distribution 2.8): pull/push interoperability tests.
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
+# tmux: test/cli drives `gorae run -it` and `exec -it` through a terminal.
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 if [ -n "$need" ]; then
 	echo "install-deps: installing$need"
 	if [ "$(id -u)" != 0 ]; then

@@ -115,7 +115,7 @@ func daemonCommand() *cobra.Command {
 	fl.StringVar(&cfg.ExecRoot, "exec-root", "/run/gorae", "root of runtime state")
 	fl.StringVar(&cfg.RegistryServe, "registry-serve", "", "also serve the image store read-only as an OCI registry on this host:port (no auth: loopback or a trusted network)")
 	fl.StringVar(&configFile, "config-file", "/etc/gorae/daemon.json", "daemon configuration file")
-	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; tcp needs TLS or --insecure-tcp)")
+	fl.StringArrayVarP(&hosts, "host", "H", nil, "address to listen on (unix:///path; fd:// for systemd socket activation; tcp needs TLS or --insecure-tcp)")
 	fl.BoolVarP(&cfg.Debug, "debug", "D", false, "debug logging")
 	fl.StringVar(&cfg.DefaultRuntime, "default-runtime", "gorae", "OCI runtime for containers (gorae, runc, crun or a daemon.json runtime)")
 	fl.StringVar(&cfg.SeccompProfile, "seccomp-profile", "", "seccomp profile for containers: builtin, unconfined or a file in Docker's format")
@@ -148,6 +148,18 @@ func runDaemon(ctx context.Context, cfg daemon.Config, hosts []string, lo listen
 	defer d.Close()
 	var ls []net.Listener
 	for _, h := range hosts {
+		if strings.HasPrefix(h, "fd://") {
+			fls, err := activatedListeners(h)
+			if err != nil {
+				for _, l := range ls {
+					l.Close()
+				}
+				return err
+			}
+			ls = append(ls, fls...)
+			slog.Info("API listening on sockets from systemd", "addr", h, "count", len(fls))
+			continue
+		}
 		l, err := listen(h, lo)
 		if err != nil {
 			for _, l := range ls {

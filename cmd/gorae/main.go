@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gorae/gorae/internal/cli"
 	"github.com/gorae/gorae/internal/daemon"
 	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/reaper"
@@ -45,11 +46,20 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runtimecli.Command(), shimCommand(), daemonCommand(), debugCommand(), registryCommand())
-	err := root.Execute()
+	// The docker-style commands (run, ps, pull …): not built for the
+	// runtime and the shim, which engines start many times a second.
+	if len(os.Args) < 2 || (os.Args[1] != "runtime" && os.Args[1] != "shim") {
+		cli.Version = version
+		cli.New().Register(root)
+	}
+	cmd, err := root.ExecuteC()
 	if err != nil {
-		if cmd, _, ferr := root.Find(os.Args[1:]); ferr == nil && cmd != root && isRuntime(cmd) {
+		switch {
+		case cmd != nil && cmd != root && isRuntime(cmd):
 			runtimecli.Report(err)
-		} else {
+		case cmd == root || cli.Owns(cmd):
+			os.Exit(cli.Report(os.Stderr, cli.RootError(root, err)))
+		default:
 			fmt.Fprintln(os.Stderr, "gorae:", err)
 		}
 	}
