@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -27,10 +28,17 @@ type execInstance struct {
 	req             container.ExecCreateRequest
 	mu              sync.Mutex
 	started         bool
+	// shimmed is closed once the shim has answered the start (the
+	// process and its terminal exist, or the start failed): a resize that
+	// races the start waits for it.
+	shimmed     chan struct{}
+	shimmedOnce sync.Once
 	// failed is the exit code of a start that never ran the process
 	// (127: not found, 126: cannot be run), as Docker reports it.
 	failed *int
 }
+
+func (e *execInstance) markShimmed() { e.shimmedOnce.Do(func() { close(e.shimmed) }) }
 
 type execTable struct {
 	mu sync.Mutex
@@ -63,7 +71,7 @@ func (d *Daemon) ContainerExecCreate(ctx context.Context, ref string, req *conta
 	if len(req.Cmd) == 0 {
 		return "", errdefs.InvalidParameter(errors.New("No exec command specified"))
 	}
-	e := &execInstance{id: ctrstore.NewID(), containerID: c.ID, req: *req}
+	e := &execInstance{id: ctrstore.NewID(), containerID: c.ID, req: *req, shimmed: make(chan struct{})}
 	d.execs.mu.Lock()
 	d.execs.m[e.id] = e
 	d.execs.mu.Unlock()
@@ -130,6 +138,7 @@ func (d *Daemon) ContainerExecStart(ctx context.Context, id string, opts api.Exe
 	}
 	e.started = true
 	e.mu.Unlock()
+	defer e.markShimmed()
 	c, err := d.get(e.containerID)
 	if err != nil {
 		return err
@@ -147,6 +156,7 @@ func (d *Daemon) ContainerExecStart(ctx context.Context, id string, opts api.Exe
 		stdin = nil
 	}
 	conn, err := d.shim(c).Exec(ctx, monitor.ExecRequest{ID: id, Process: p, Stdin: stdin != nil && !opts.Detach})
+	e.markShimmed()
 	if err != nil {
 		code := 126
 		if msg := err.Error(); strings.Contains(msg, "not found") || strings.Contains(msg, "no such file") {
@@ -214,6 +224,19 @@ func (d *Daemon) ContainerExecResize(ctx context.Context, id string, h, w int) e
 	c, err := d.get(e.containerID)
 	if err != nil {
 		return err
+	}
+	// The API answers a start before the shim has run the process; the
+	// docker CLI resizes at once.
+	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if started {
+		select {
+		case <-e.shimmed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+		}
 	}
 	return d.shim(c).ExecResize(ctx, id, h, w)
 }

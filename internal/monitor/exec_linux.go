@@ -144,20 +144,27 @@ func (s *shim) handleExec(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
-	buf.Flush()
-	startCopy()
+	// The terminal is in hand before the client hears the exec started:
+	// its first act is a resize, which needs it.
 	if tty {
 		select {
 		case res := <-ptyc:
 			if res.err == nil {
+				s.mu.Lock()
 				p.pty = res.f
+				s.mu.Unlock()
 				stdinW = res.f
-				outputs.Add(1)
-				go func() { defer outputs.Done(); copyFramed(res.f, 1, write) }()
 			}
 		case <-time.After(10 * time.Second):
 		}
+	}
+	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	buf.Flush()
+	startCopy()
+	if tty && stdinW != nil {
+		pty := stdinW.(*os.File)
+		outputs.Add(1)
+		go func() { defer outputs.Done(); copyFramed(pty, 1, write) }()
 	}
 	if stdinW != nil && req.Stdin {
 		go func() {
@@ -245,8 +252,12 @@ func (s *shim) handleExecState(w http.ResponseWriter, r *http.Request) {
 func (s *shim) handleExecResize(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	p, ok := s.execByID[r.URL.Query().Get("id")]
+	var pty *os.File
+	if ok {
+		pty = p.pty
+	}
 	s.mu.Unlock()
-	if !ok || p.pty == nil {
+	if pty == nil {
 		httpError(w, http.StatusNotFound, fmt.Errorf("no exec with a terminal: %s", r.URL.Query().Get("id")))
 		return
 	}
@@ -257,6 +268,6 @@ func (s *shim) handleExecResize(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, errors.New("resize: h and w must be numbers in 1..65535"))
 		return
 	}
-	unix.IoctlSetWinsize(int(p.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h, Col: wd})
+	unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h, Col: wd})
 	w.WriteHeader(http.StatusNoContent)
 }
