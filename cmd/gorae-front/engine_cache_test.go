@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,23 @@ func TestEngineFile(t *testing.T) {
 	}
 	if _, err := engineFile(dir, "engine", bin, ""); err == nil {
 		t.Error("no digest must be an error")
+	}
+}
+
+// Binaries of other builds go once a new one is written, unless a process
+// runs them.
+func TestPruneCache(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"engine-old", "shim-old", "engine-new", "shim-new", "notours"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o755)
+	}
+	pruneCache(dir, filepath.Join(dir, "engine-new"), filepath.Join(dir, "shim-new"))
+	var left []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if got := strings.Join(left, ","); got != "engine-new,notours,shim-new" {
+		t.Errorf("left %s", got)
 	}
 }

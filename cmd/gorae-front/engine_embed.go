@@ -28,13 +28,16 @@ var engineDigest, shimDigest string
 // command.
 func execEngine(argv []string) error {
 	dir := cacheDir()
-	path, err := engineFile(dir, "engine", engine, engineDigest)
+	path, wroteEngine, err := engineFileWrote(dir, "engine", engine, engineDigest)
 	if err != nil {
 		return err
 	}
-	shimPath, err := engineFile(dir, "shim", shim, shimDigest)
+	shimPath, wroteShim, err := engineFileWrote(dir, "shim", shim, shimDigest)
 	if err != nil {
 		return err
+	}
+	if wroteEngine || wroteShim {
+		pruneCache(dir, path, shimPath)
 	}
 	// The engine hands this small binary to containers as docker-init and
 	// to engines as the runtime, and runs shimPath as each container's

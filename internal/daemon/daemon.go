@@ -239,6 +239,16 @@ func (d *Daemon) containerDir(id string) string {
 
 func (d *Daemon) runtimeRoot() string { return filepath.Join(d.cfg.ExecRoot, "runtime") }
 
+// shimBinary is the program run as a container's monitor: the small shim
+// the front extracted, or the engine itself (which has `shim` too) when
+// that file is gone (the front prunes builds no process runs).
+func (d *Daemon) shimBinary() string {
+	if _, err := os.Stat(d.cfg.Shim); err != nil {
+		return d.cfg.Self
+	}
+	return d.cfg.Shim
+}
+
 // runtimeArgv is the argv prefix of the container's OCI runtime.
 func (d *Daemon) runtimeArgv(name string) ([]string, error) {
 	if name == "" {

@@ -148,7 +148,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 			mcfg.LogOpts = d.cfg.LogOpts
 		}
 	}
-	m, err := monitor.Spawn(ctx, d.cfg.Shim, mcfg)
+	m, err := monitor.Spawn(ctx, d.shimBinary(), mcfg)
 	if err != nil {
 		return errdefs.InvalidParameter(fmt.Errorf("failed to create task for container: %w", err))
 	}
