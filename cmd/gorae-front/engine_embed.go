@@ -4,6 +4,7 @@ package main
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -44,5 +45,12 @@ func execEngine(argv []string) error {
 	// monitor: both start faster and weigh less than the engine.
 	self, _ := os.Executable()
 	env := append(os.Environ(), "GORAE_FRONT="+self, "GORAE_SHIM="+shimPath)
-	return fmt.Errorf("run the engine %s: %w", path, syscall.Exec(path, argv, env))
+	err = syscall.Exec(path, argv, env)
+	if errors.Is(err, syscall.ENOENT) {
+		// Another build's front pruned it between our write and exec.
+		if path, err = engineFile(dir, "engine", engine, engineDigest); err == nil {
+			err = syscall.Exec(path, argv, env)
+		}
+	}
+	return fmt.Errorf("run the engine %s: %w", path, err)
 }
