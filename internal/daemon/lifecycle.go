@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,7 +46,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	case container.StateRemoving, container.StateDead:
 		return errdefs.Conflict(fmt.Errorf("container %s is marked for removal and cannot be started", ref))
 	}
-	if err := d.start(ctx, c); err != nil {
+	if err := d.startRecovering(ctx, c); err != nil {
 		d.failAttaches(c.ID)
 		// Docker records a start that could not exec as an exit: 127
 		// for a missing program, 126 for one that cannot run.
@@ -67,6 +68,19 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	return nil
+}
+
+// startRecovering is start with a bug in it turned into a failed start:
+// the API would recover the panic, but the container would stay Created
+// and `docker run --rm`, waiting for its removal, would wait for ever.
+func (d *Daemon) startRecovering(ctx context.Context, c *ctrstore.Container) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("panic while starting a container (a bug: please report it)", "container", c.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error starting container %s: %v", c.ID, p)
+		}
+	}()
+	return d.start(ctx, c)
 }
 
 // start mounts the rootfs, writes the bundle, spawns the monitor, connects
