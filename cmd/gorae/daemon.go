@@ -17,6 +17,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gorae/gorae/internal/api"
 	"github.com/gorae/gorae/internal/daemon"
@@ -40,46 +41,32 @@ func daemonCommand() *cobra.Command {
 		Short: "Run the engine: the Docker Engine API on a unix socket",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var fileCfg daemon.Config
-			err := daemon.LoadConfigFile(configFile, &fileCfg)
-			if err != nil {
+			// daemon.json, read once: the engine's keys and the listener's.
+			var file struct {
+				daemon.Config
+				tlsOptions
+			}
+			if err := daemon.LoadConfigFile(configFile, &file); err != nil {
 				return err
 			}
-			var fileTLS tlsOptions
-			if err := daemon.LoadConfigFile(configFile, &fileTLS); err != nil {
-				return err
-			}
+			fileCfg := file.Config
 			fl := cmd.Flags()
-			for name, p := range map[string]*string{"tlscacert": &tlsOpts.CACert, "tlscert": &tlsOpts.Cert, "tlskey": &tlsOpts.Key} {
-				if !fl.Changed(name) {
-					*p = map[string]string{"tlscacert": fileTLS.CACert, "tlscert": fileTLS.Cert, "tlskey": fileTLS.Key}[name]
-				}
-			}
-			tlsOpts.TLS = tlsOpts.TLS || (!fl.Changed("tls") && fileTLS.TLS)
-			tlsOpts.Verify = tlsOpts.Verify || (!fl.Changed("tlsverify") && fileTLS.Verify)
+			// Flags override the file.
+			fromFile(fl, "tls", &tlsOpts.TLS, file.TLS)
+			fromFile(fl, "tlsverify", &tlsOpts.Verify, file.Verify)
+			fromFile(fl, "tlscacert", &tlsOpts.CACert, file.CACert)
+			fromFile(fl, "tlscert", &tlsOpts.Cert, file.Cert)
+			fromFile(fl, "tlskey", &tlsOpts.Key, file.Key)
 			tlsCfg, err := tlsOpts.config()
 			if err != nil {
 				return err
 			}
-			// Flags override the file.
-			if !fl.Changed("data-root") {
-				cfg.DataRoot = fileCfg.DataRoot
-			}
-			if !fl.Changed("exec-root") {
-				cfg.ExecRoot = fileCfg.ExecRoot
-			}
-			if !fl.Changed("debug") {
-				cfg.Debug = fileCfg.Debug
-			}
-			if !fl.Changed("registry-serve") {
-				cfg.RegistryServe = fileCfg.RegistryServe
-			}
-			if !fl.Changed("default-runtime") {
-				cfg.DefaultRuntime = fileCfg.DefaultRuntime
-			}
-			if !fl.Changed("seccomp-profile") {
-				cfg.SeccompProfile = fileCfg.SeccompProfile
-			}
+			fromFile(fl, "data-root", &cfg.DataRoot, fileCfg.DataRoot)
+			fromFile(fl, "exec-root", &cfg.ExecRoot, fileCfg.ExecRoot)
+			fromFile(fl, "debug", &cfg.Debug, fileCfg.Debug)
+			fromFile(fl, "registry-serve", &cfg.RegistryServe, fileCfg.RegistryServe)
+			fromFile(fl, "default-runtime", &cfg.DefaultRuntime, fileCfg.DefaultRuntime)
+			fromFile(fl, "seccomp-profile", &cfg.SeccompProfile, fileCfg.SeccompProfile)
 			cfg.Runtimes, cfg.LogOpts, cfg.LogDriver, cfg.LiveRestore = fileCfg.Runtimes, fileCfg.LogOpts, fileCfg.LogDriver, fileCfg.LiveRestore
 			cfg.DefaultUlimits = fileCfg.DefaultUlimits
 			if len(ulimits) > 0 {
@@ -227,6 +214,13 @@ func listen(addr string, lo listenOptions) (net.Listener, error) {
 		return net.Listen("tcp", rest)
 	}
 	return nil, fmt.Errorf("-H %q: unsupported protocol %q", addr, proto)
+}
+
+// fromFile gives dst daemon.json's value unless the flag was given.
+func fromFile[T any](fl *pflag.FlagSet, flag string, dst *T, file T) {
+	if !fl.Changed(flag) {
+		*dst = file
+	}
 }
 
 // parseUlimits reads --default-ulimit NAME=SOFT[:HARD] as dockerd does.

@@ -23,18 +23,10 @@ func (f *networkFlags) add(fl *pflag.FlagSet, cfg *daemon.Config) {
 
 // merge applies daemon.json's values where no flag was given.
 func (f *networkFlags) merge(fl *pflag.FlagSet, cfg *daemon.Config, file daemon.Config) error {
-	if !fl.Changed("bridge") {
-		cfg.Bridge = file.Bridge
-	}
-	if !fl.Changed("bip") {
-		cfg.BIP = file.BIP
-	}
-	if !fl.Changed("mtu") {
-		cfg.MTU = file.MTU
-	}
-	if !fl.Changed("bridge-prefix") {
-		cfg.BridgePrefix = file.BridgePrefix
-	}
+	fromFile(fl, "bridge", &cfg.Bridge, file.Bridge)
+	fromFile(fl, "bip", &cfg.BIP, file.BIP)
+	fromFile(fl, "mtu", &cfg.MTU, file.MTU)
+	fromFile(fl, "bridge-prefix", &cfg.BridgePrefix, file.BridgePrefix)
 	cfg.DefaultAddressPools = file.DefaultAddressPools
 	if len(f.pools) > 0 {
 		cfg.DefaultAddressPools = nil

@@ -11,12 +11,11 @@ import (
 
 // tlsOptions are dockerd's TLS flags (and daemon.json keys).
 type tlsOptions struct {
-	TLS       bool   `json:"tls,omitempty"`
-	Verify    bool   `json:"tlsverify,omitempty"`
-	CACert    string `json:"tlscacert,omitempty"`
-	Cert      string `json:"tlscert,omitempty"`
-	Key       string `json:"tlskey,omitempty"`
-	certsHome string
+	TLS    bool   `json:"tls,omitempty"`
+	Verify bool   `json:"tlsverify,omitempty"`
+	CACert string `json:"tlscacert,omitempty"`
+	Cert   string `json:"tlscert,omitempty"`
+	Key    string `json:"tlskey,omitempty"`
 }
 
 // defaults fills the paths as dockerd does: ~/.docker/{ca,cert,key}.pem,
