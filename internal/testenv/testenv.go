@@ -61,7 +61,8 @@ type Daemon struct {
 	Bin, DataRoot, ExecRoot, Sock, Log string
 	Args                               []string // extra flags
 	// Net is the daemon's own default bridge and subnets; Start fills it
-	// with TestNetwork("gcd", 140) when empty, Stop removes it.
+	// with TestNetwork("gcd", 140) when empty, Cleanup removes it (not
+	// Stop: a daemon started again adopts it, as in production).
 	Net *Net
 	cmd *exec.Cmd
 }
@@ -132,7 +133,22 @@ func (d *Daemon) Stop() {
 		d.cmd.Process.Kill()
 		<-done
 	}
-	d.Net.Cleanup()
+}
+
+// Kill ends the daemon with SIGKILL (live-restore tests).
+func (d *Daemon) Kill() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+}
+
+// Cleanup removes what the daemon leaves on purpose for the next one.
+func (d *Daemon) Cleanup() {
+	if d.Net != nil {
+		d.Net.Cleanup()
+	}
 }
 
 // LogTail is the end of the daemon's log, for a failing suite's report.

@@ -86,6 +86,7 @@ func stopDaemon() {
 		goraeRun(nil, append([]string{"rm", "-f"}, strings.Fields(r.out)...)...)
 	}
 	daemon.Stop()
+	daemon.Cleanup()
 }
 
 type result struct {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ var (
 	sock       string
 	dataRoot   string
 	execRoot   string
-	daemonCmd  *exec.Cmd
+	daemon     *testenv.Daemon
 	daemonLog  string
 	busyboxTar string
 	// busyboxRootfs is the tree busybox.tar was made from.
@@ -76,12 +75,15 @@ func testMain(m *testing.M) int {
 	sock = execRoot + ".sock"
 	defer os.RemoveAll(execRoot)
 	daemonLog = filepath.Join(tmp, "daemon.log")
+	daemon = &testenv.Daemon{Bin: gorae, DataRoot: dataRoot, ExecRoot: execRoot, Sock: sock, Log: daemonLog,
+		Args: []string{"--debug", "--registry-serve", "127.0.0.1:0"},
+		Net:  &testenv.Net{Bridge: e2eBridge, Flags: networkFlags()}}
 	if err := startDaemon(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		dumpLog()
 		return 1
 	}
-	defer cleanupNetwork()
+	defer daemon.Cleanup()
 	defer stopDaemon(true)
 	if out, err := docker(nil, "import", busyboxTar, "busybox:latest"); err != nil {
 		fmt.Fprintf(os.Stderr, "docker import busybox: %v\n%s", err, out)
@@ -104,45 +106,18 @@ func dumpLog() {
 }
 
 func startDaemon() error {
-	logf, err := os.OpenFile(daemonLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	args := []string{"daemon", "--data-root", dataRoot, "--exec-root", execRoot, "-H", "unix://" + sock, "--config-file", "/nonexistent", "--debug", "--registry-serve", "127.0.0.1:0"}
-	daemonCmd = exec.Command(gorae, append(args, networkFlags()...)...)
-	daemonCmd.Stdout, daemonCmd.Stderr = logf, logf
-	daemonCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := daemonCmd.Start(); err != nil {
-		return fmt.Errorf("start daemon: %w", err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, err := docker(nil, "version"); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("daemon did not answer on %s", sock)
+	return daemon.Start(func() bool { _, err := docker(nil, "version"); return err == nil })
 }
 
-// stopDaemon ends the daemon: gracefully, or with kill -9 (live-restore
-// tests). Containers keep running under their monitors either way; the
-// final stop removes them first.
+// stopDaemon ends the daemon gracefully. Containers keep running under
+// their monitors; the final stop removes them first.
 func stopDaemon(cleanup bool) {
 	if cleanup {
 		if out, _ := docker(nil, "ps", "-aq"); len(out) > 0 {
 			docker(nil, append([]string{"rm", "-f"}, strings.Fields(out)...)...)
 		}
 	}
-	if daemonCmd != nil && daemonCmd.Process != nil {
-		daemonCmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { daemonCmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			daemonCmd.Process.Kill()
-			<-done
-		}
-	}
+	daemon.Stop()
 }
 
 // docker runs the real docker CLI against our daemon.

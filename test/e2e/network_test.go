@@ -30,13 +30,6 @@ func networkFlags() []string {
 	}
 }
 
-// cleanupNetwork removes what the daemon leaves on purpose for the next
-// daemon (live-restore): its bridge and its nftables table.
-func cleanupNetwork() {
-	exec.Command("ip", "link", "del", e2eBridge).Run()
-	exec.Command("nft", "delete", "table", "ip", e2eTable).Run()
-}
-
 // retry runs the docker command until it succeeds (a server in a
 // container takes a moment to listen).
 func retry(t *testing.T, args ...string) string {
@@ -224,8 +217,7 @@ func TestNetworkLiveRestore(t *testing.T) {
 	defer docker(nil, "rm", "-f", "keep")
 	ip := must(t, "inspect", "-f", "{{.NetworkSettings.Networks.e2elive.IPAddress}}", "keep")
 	httpGet(t, "http://127.0.0.1:"+port+"/")
-	daemonCmd.Process.Kill()
-	daemonCmd.Wait()
+	daemon.Kill()
 	if body := httpGet(t, "http://127.0.0.1:"+port+"/"); body != "keephost\n" {
 		t.Errorf("published port while the daemon is down: %q", body)
 	}

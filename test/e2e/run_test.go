@@ -142,8 +142,7 @@ func TestImagesAndExport(t *testing.T) {
 func TestLiveRestore(t *testing.T) {
 	must(t, "run", "-d", "--name", "survivor", "busybox", "sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done")
 	time.Sleep(500 * time.Millisecond)
-	daemonCmd.Process.Kill()
-	daemonCmd.Wait()
+	daemon.Kill()
 	time.Sleep(800 * time.Millisecond)
 	if err := startDaemon(); err != nil {
 		t.Fatal(err)
