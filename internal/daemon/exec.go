@@ -225,18 +225,23 @@ func (d *Daemon) ContainerExecResize(ctx context.Context, id string, h, w int) e
 	if err != nil {
 		return err
 	}
-	// The API answers a start before the shim has run the process; the
-	// docker CLI resizes at once.
+	// The API answers a start (101) before the daemon has even marked the
+	// exec started, and the docker CLI resizes at once: wait for the shim to
+	// answer the start, up to 10 s like dockerd.
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-e.shimmed:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errdefs.Conflict(fmt.Errorf("resize exec %s: timeout waiting for the exec to start; start it first", id))
+	}
 	e.mu.Lock()
-	started := e.started
+	failed := e.failed != nil
 	e.mu.Unlock()
-	if started {
-		select {
-		case <-e.shimmed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Second):
-		}
+	if failed {
+		return errdefs.InvalidParameter(fmt.Errorf("resize exec %s: the exec process is not started (its start failed)", id))
 	}
 	return d.shim(c).ExecResize(ctx, id, h, w)
 }
