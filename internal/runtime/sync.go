@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,8 +8,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// The runtime process and the init it spawns talk over a socketpair in JSON
-// messages. The child's env names its inherited descriptors.
+// The runtime process and the init it spawns talk over a socketpair in
+// syncMsgs (wire.go has their form). The child's env names its inherited
+// descriptors.
 const (
 	envInit      = "_GORAE_INIT"       // "create" or "exec"
 	envSyncFD    = "_GORAE_SYNC_FD"    // socketpair end
@@ -29,65 +29,59 @@ const (
 )
 
 type syncMsg struct {
-	Type   string      `json:"type"`
-	Error  string      `json:"error,omitempty"`
-	Config *initConfig `json:"config,omitempty"`
+	Type   string
+	Error  string
+	Config *initConfig
 	// Phases are the child's own timings, for --debug.
-	Phases []string `json:"phases,omitempty"`
+	Phases []string
 }
 
 // initConfig is everything the init process needs; it is computed by the
 // parent so the child does no parsing of its own.
 type initConfig struct {
-	ID     string      `json:"id"`
-	Bundle string      `json:"bundle"`
-	Rootfs string      `json:"rootfs"`
-	Spec   *specs.Spec `json:"spec"`
+	ID     string
+	Bundle string
+	Rootfs string
+	Spec   *specs.Spec
 	// Process is what to exec: spec.process for create, the exec process
 	// for exec.
-	Process *specs.Process `json:"process"`
+	Process *specs.Process
 	// Join maps namespace types to paths the child enters itself (all but
 	// pid, which the parent enters before spawning because it applies to
 	// children only).
-	Join map[specs.LinuxNamespaceType]string `json:"join,omitempty"`
+	Join map[specs.LinuxNamespaceType]string
 	// NewCgroupNS is unshared by the child once the parent has placed it in
 	// its cgroup, so the namespace's root is the container's cgroup.
-	NewCgroupNS bool `json:"new_cgroupns,omitempty"`
-	NewTimeNS   bool `json:"new_timens,omitempty"`
+	NewCgroupNS bool
+	NewTimeNS   bool
 	// NewNetNS: bring up the loopback of the fresh network namespace, as
 	// runc does; the kernel creates it down.
-	NewNetNS     bool `json:"new_netns,omitempty"`
-	NoPivot      bool `json:"no_pivot,omitempty"`
-	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	NewNetNS     bool
+	NoPivot      bool
+	NoNewKeyring bool
 	// CgroupPaths are the container's cgroup directories on the host, for
 	// mounting a cgroup filesystem without a cgroup namespace.
-	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+	CgroupPaths map[string]string
 	// IDMapFDs are the inherited descriptors of ID-mapped mount trees
 	// (idmap_linux.go), by index in spec.mounts.
-	IDMapFDs map[int]int `json:"idmap_fds,omitempty"`
+	IDMapFDs map[int]int
 }
 
 type syncConn struct {
-	f   *os.File
-	enc *json.Encoder
-	dec *json.Decoder
+	f *os.File
 }
 
-func newSyncConn(f *os.File) *syncConn {
-	return &syncConn{f: f, enc: json.NewEncoder(f), dec: json.NewDecoder(f)}
-}
+func newSyncConn(f *os.File) *syncConn { return &syncConn{f: f} }
 
 func (s *syncConn) send(m syncMsg) error {
-	if err := s.enc.Encode(m); err != nil {
+	if err := writeSyncMsg(s.f, &m); err != nil {
 		return fmt.Errorf("send %s message to init: %w", m.Type, err)
 	}
 	return nil
 }
 
 func (s *syncConn) recv() (syncMsg, error) {
-	var m syncMsg
-	err := s.dec.Decode(&m)
-	return m, err
+	return readSyncMsg(s.f)
 }
 
 func (s *syncConn) Close() error { return s.f.Close() }
