@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gorae/gorae/internal/logs"
+	"github.com/gorae/gorae/internal/resident"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/unixsock"
 )
@@ -51,6 +52,27 @@ type shim struct {
 	// execs are exec'd processes by pid (for the reaper) and by ID.
 	execs    map[int]*execProc
 	execByID map[string]*execProc
+
+	// trimTimer gives back the memory of the last burst of work once the
+	// shim has been quiet for trimAfter (settle).
+	trimTimer *time.Timer
+}
+
+// trimAfter is how long the shim waits after its last request before it
+// gives back what the request touched: long enough that a client's next
+// call (a docker run's attach, start, wait) does not fault it all back in.
+const trimAfter = 500 * time.Millisecond
+
+// settle (re)arms the trim: a monitor spends its life waiting, and what it
+// costs while it waits is what a running container costs the engine.
+func (s *shim) settle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.trimTimer == nil {
+		s.trimTimer = time.AfterFunc(trimAfter, resident.Trim)
+		return
+	}
+	s.trimTimer.Reset(trimAfter)
 }
 
 // client is one attached connection.
@@ -95,7 +117,12 @@ func Serve(dir string, ready *os.File) error {
 		return err
 	}
 	reportReady(ready, nil)
-	srv := &http.Server{Handler: s.routes()}
+	routes := s.routes()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.settle()
+		routes.ServeHTTP(w, r)
+	})}
+	s.settle()
 	done := make(chan struct{})
 	s.onDelete = func() {
 		close(done)
