@@ -74,6 +74,17 @@ type Container struct {
 	dir string
 }
 
+// containerRecord is a Container as state.json holds it: the spec through
+// linuxSpec, so encoding/json builds no tables for the other platforms'
+// types (config.go says why that matters).
+type containerRecord struct {
+	*containerFields
+	Config *linuxSpec `json:"config"`
+}
+
+// containerFields is Container without its methods, to embed.
+type containerFields Container
+
 // Dir is the container's state directory.
 func (c *Container) Dir() string { return c.dir }
 
@@ -96,9 +107,11 @@ func Load(root, id string) (*Container, error) {
 		return nil, fmt.Errorf("read state of container %s: %w", id, err)
 	}
 	c := &Container{dir: dir}
-	if err := json.Unmarshal(b, c); err != nil {
+	r := containerRecord{containerFields: (*containerFields)(c)}
+	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	c.Config = r.Config.spec()
 	return c, nil
 }
 
@@ -110,7 +123,7 @@ func (e *NotExistError) Error() string { return fmt.Sprintf("container %s does n
 // save writes the record crash-safely: a reader sees the old or the new
 // file, never half of one.
 func (c *Container) save() error {
-	b, err := json.Marshal(c)
+	b, err := json.Marshal(containerRecord{(*containerFields)(c), linuxSpecOf(c.Config)})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -70,15 +71,17 @@ var v1Controllers = map[string]bool{
 func parseMountinfo(r io.Reader) (*mounts, error) {
 	ms := &mounts{V1: map[string]mount{}}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	// Lines are short; the scanner grows for a long one. A larger first
+	// buffer is fresh memory, page faults, in every create.
+	sc.Buffer(make([]byte, 0, 4096), 1024*1024)
 	realV1 := false
 	for sc.Scan() {
-		line := sc.Text()
-		// Cheap filter first: hosts with many container mounts have long
-		// mountinfo files and only a dozen cgroup lines.
-		if !strings.Contains(line, " - cgroup") {
+		// Cheap filter first, before any copy: hosts with many container
+		// mounts have long mountinfo files and only a dozen cgroup lines.
+		if !bytes.Contains(sc.Bytes(), []byte(" - cgroup")) {
 			continue
 		}
+		line := sc.Text()
 		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
 			continue
