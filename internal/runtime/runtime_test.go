@@ -17,7 +17,7 @@ func TestValidateID(t *testing.T) {
 			t.Errorf("ValidateID(%q) = %v", id, err)
 		}
 	}
-	for _, id := range []string{"", ".", "..", "a/b", "../x", "a b", "a\x00b", strings.Repeat("x", 1025)} {
+	for _, id := range []string{"", ".", "..", "a/b", "../x", "a b", "a\x00b", "caf\u00e9", "a:b", strings.Repeat("x", 1025)} {
 		if err := ValidateID(id); err == nil {
 			t.Errorf("ValidateID(%q) accepted", id)
 		}
