@@ -1,7 +1,8 @@
 #!/bin/sh
 # build.sh OUT [VERSION]: the gorae binary that ships. The engine
-# (cmd/gorae) and the per-container monitor (cmd/gorae-shim) are built
-# first and embedded in the small front (cmd/gorae-front) that runs the OCI
+# (cmd/gorae), the per-container monitor (cmd/gorae-shim) and the
+# container's init (cmd/gorae-init) are built first and embedded in the
+# small front (cmd/gorae-front) that runs the OCI
 # runtime itself and execs the engine for everything else; see
 # cmd/gorae-front/main.go for why.
 set -eu
@@ -13,9 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 export CGO_ENABLED=0
 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp/engine" ./cmd/gorae
 go build -trimpath -ldflags "-s -w" -o "$tmp/shim" ./cmd/gorae-shim
+go build -trimpath -ldflags "-s -w" -o "$tmp/init" ./cmd/gorae-init
 digest=$(sha256sum "$tmp/engine" | cut -c1-64)
 shimdigest=$(sha256sum "$tmp/shim" | cut -c1-64)
+initdigest=$(sha256sum "$tmp/init" | cut -c1-64)
 front=$(pwd)/cmd/gorae-front
-printf '{"Replace":{"%s/engine.bin":"%s/engine","%s/shim.bin":"%s/shim"}}\n' "$front" "$tmp" "$front" "$tmp" >"$tmp/overlay.json"
+printf '{"Replace":{"%s/engine.bin":"%s/engine","%s/shim.bin":"%s/shim","%s/init.bin":"%s/init"}}\n' "$front" "$tmp" "$front" "$tmp" "$front" "$tmp" >"$tmp/overlay.json"
 go build -trimpath -overlay "$tmp/overlay.json" -tags embedengine \
-	-ldflags "-s -w -X main.version=$version -X main.engineDigest=$digest -X main.shimDigest=$shimdigest" -o "$out" ./cmd/gorae-front
+	-ldflags "-s -w -X main.version=$version -X main.engineDigest=$digest -X main.shimDigest=$shimdigest -X main.initDigest=$initdigest" -o "$out" ./cmd/gorae-front

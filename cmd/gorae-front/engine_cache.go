@@ -93,7 +93,7 @@ func pruneCache(dir string, keep ...string) {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if (strings.HasPrefix(n, "engine-") || strings.HasPrefix(n, "shim-")) && !inUse[n] {
+		if (strings.HasPrefix(n, "engine-") || strings.HasPrefix(n, "shim-") || strings.HasPrefix(n, "init-")) && !inUse[n] {
 			os.Remove(filepath.Join(dir, n))
 		}
 	}

@@ -49,16 +49,16 @@ func TestEngineFile(t *testing.T) {
 // runs them.
 func TestPruneCache(t *testing.T) {
 	dir := t.TempDir()
-	for _, n := range []string{"engine-old", "shim-old", "engine-new", "shim-new", "notours"} {
+	for _, n := range []string{"engine-old", "shim-old", "init-old", "engine-new", "shim-new", "init-new", "notours"} {
 		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o755)
 	}
-	pruneCache(dir, filepath.Join(dir, "engine-new"), filepath.Join(dir, "shim-new"))
+	pruneCache(dir, filepath.Join(dir, "engine-new"), filepath.Join(dir, "shim-new"), filepath.Join(dir, "init-new"))
 	var left []string
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		left = append(left, e.Name())
 	}
-	if got := strings.Join(left, ","); got != "engine-new,notours,shim-new" {
+	if got := strings.Join(left, ","); got != "engine-new,init-new,notours,shim-new" {
 		t.Errorf("left %s", got)
 	}
 }

@@ -22,7 +22,18 @@ var engine []byte
 //go:embed shim.bin
 var shim []byte
 
-var engineDigest, shimDigest string
+// initBin is cmd/gorae-init, the container's init, embedded the same way.
+//
+//go:embed init.bin
+var initBin []byte
+
+var engineDigest, shimDigest, initDigest string
+
+// initProgram is the container's init, written to the cache the first
+// time a command starts one (runtime.FindInitBinary).
+func initProgram() (string, error) {
+	return engineFile(cacheDir(), "init", initBin, initDigest)
+}
 
 // execEngine replaces this process with the engine, written (with the
 // shim) once per digest to a cache directory and reused by every later
@@ -37,14 +48,19 @@ func execEngine(argv []string) error {
 	if err != nil {
 		return err
 	}
-	if wroteEngine || wroteShim {
-		pruneCache(dir, path, shimPath)
+	initPath, wroteInit, err := engineFileWrote(dir, "init", initBin, initDigest)
+	if err != nil {
+		return err
+	}
+	if wroteEngine || wroteShim || wroteInit {
+		pruneCache(dir, path, shimPath, initPath)
 	}
 	// The engine hands this small binary to containers as docker-init and
-	// to engines as the runtime, and runs shimPath as each container's
-	// monitor: both start faster and weigh less than the engine.
+	// to engines as the runtime, runs shimPath as each container's monitor,
+	// and its shims start initPath as containers' inits: all start faster
+	// and weigh less than the engine.
 	self, _ := os.Executable()
-	env := append(os.Environ(), "GORAE_FRONT="+self, "GORAE_SHIM="+shimPath)
+	env := append(os.Environ(), "GORAE_FRONT="+self, "GORAE_SHIM="+shimPath, "GORAE_INIT="+initPath)
 	err = syscall.Exec(path, argv, env)
 	if errors.Is(err, syscall.ENOENT) {
 		// Another build's front pruned it between our write and exec.

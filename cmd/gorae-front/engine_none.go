@@ -9,3 +9,9 @@ import "errors"
 func execEngine([]string) error {
 	return errors.New("this binary is gorae's runtime front without its engine: build with `make build`, or use `go build ./cmd/gorae`")
 }
+
+// initProgram: without the embedded init, the front is its own
+// containers' init.
+func initProgram() (string, error) {
+	return "", errors.New("no embedded init program")
+}

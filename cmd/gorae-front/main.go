@@ -42,6 +42,7 @@ func main() {
 	if len(os.Args) == 3 && os.Args[2] == "init" && runtime.IsInit() {
 		os.Exit(runtime.Init())
 	}
+	runtime.FindInitBinary = initProgram
 	root := &cobra.Command{Use: "gorae", Version: version, SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(runtimecli.Command())
 	err := root.Execute()

@@ -13,8 +13,11 @@ import (
 )
 
 func main() {
-	// Containers' inits are the front: it starts faster than we do.
-	if f := os.Getenv("GORAE_FRONT"); f != "" {
+	// Containers' inits are the init program the front wrote (or the
+	// front itself): both start faster than we do.
+	if f := os.Getenv("GORAE_INIT"); f != "" {
+		runtime.InitBinary = f
+	} else if f := os.Getenv("GORAE_FRONT"); f != "" {
 		runtime.InitBinary = f
 	}
 	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {

@@ -134,7 +134,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	defer trees.Close()
 
-	exe, releaseExe, err := protectedExe(InitBinary, dir)
+	exe, releaseExe, err := protectedExe(initBinary(), dir)
 	if err != nil {
 		return nil, err
 	}
@@ -289,10 +289,36 @@ func trace(phase string) {
 
 var processStart = time.Now()
 
-// InitBinary is the program re-executed as a container's init: this one,
-// unless a program embedding the runtime names a smaller one that starts
-// faster (the shim names bin/gorae's front).
+// InitBinary is the program executed as a container's init: this one,
+// unless a program embedding the runtime names one that starts faster
+// (cmd/gorae-init: bin/gorae's front writes it to its cache and names it
+// to the engine and shims as GORAE_INIT).
 var InitBinary = "/proc/self/exe"
+
+// FindInitBinary, when set, is asked for the init program at the first
+// spawn instead of InitBinary: the front writes its embedded init to the
+// cache only for the commands that start one.
+var FindInitBinary func() (string, error)
+
+// initBinary is the program to start as init. Every gorae program can be
+// its own container's init, so one whose named init is gone (a newer
+// build pruned the cache) still starts containers, a little slower.
+func initBinary() string {
+	bin := InitBinary
+	if FindInitBinary != nil {
+		if p, err := FindInitBinary(); err == nil {
+			bin = p
+		} else {
+			slog.Debug("no separate init program; re-executing this one", "err", err)
+		}
+	}
+	if bin != "/proc/self/exe" {
+		if _, err := os.Stat(bin); err != nil {
+			return "/proc/self/exe"
+		}
+	}
+	return bin
+}
 
 func initCommand(exe, mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 	cmd := &exec.Cmd{

@@ -87,7 +87,7 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 		return nil, err
 	}
 	defer closeConsole()
-	exe, releaseExe, err := protectedExe(InitBinary, c.Dir())
+	exe, releaseExe, err := protectedExe(initBinary(), c.Dir())
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,4 +237,25 @@ func FuzzValidateSpec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A named init program that is gone (a newer build pruned the cache)
+// falls back to re-executing this program; a finder's error falls back to
+// InitBinary.
+func TestInitBinaryFallsBack(t *testing.T) {
+	defer func(b string, f func() (string, error)) { InitBinary, FindInitBinary = b, f }(InitBinary, FindInitBinary)
+	InitBinary, FindInitBinary = "/nonexistent/init-0123", nil
+	if got := initBinary(); got != "/proc/self/exe" {
+		t.Errorf("missing init: %s, want /proc/self/exe", got)
+	}
+	self, _ := os.Executable()
+	InitBinary = self
+	FindInitBinary = func() (string, error) { return "", errors.New("none embedded") }
+	if got := initBinary(); got != self {
+		t.Errorf("finder failed: %s, want InitBinary %s", got, self)
+	}
+	FindInitBinary = func() (string, error) { return "/nonexistent/init-4567", nil }
+	if got := initBinary(); got != "/proc/self/exe" {
+		t.Errorf("finder named a missing file: %s, want /proc/self/exe", got)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -417,5 +418,26 @@ func TestInitBinaryNotWritable(t *testing.T) {
 	}
 	if errors.Is(err, syscall.ETXTBSY) {
 		t.Fatalf("the init's binary is the runtime's file on disk, protected only while it runs: %v", err)
+	}
+}
+
+// bin/gorae starts containers' inits from its small init program
+// (cmd/gorae-init, written to the cache), not by re-executing itself.
+func TestInitIsTheInitProgram(t *testing.T) {
+	if !isGorae {
+		t.Skipf("%s: gorae's init program only", runtimeBin)
+	}
+	e := newEnv(t)
+	id := newID(t)
+	if _, err := e.rt("create", "--bundle", e.bundle(baseSpec("/bin/true")), id); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", id)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", e.state(id).Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(exe), "init-") {
+		t.Errorf("the created container's init runs %s, want the init program (init-<digest>)", exe)
 	}
 }
