@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorae/gorae/internal/reaper"
 	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/runtime/initproc"
 	"github.com/gorae/gorae/internal/runtimecli"
 )
 
@@ -39,8 +40,8 @@ func main() {
 	// The runtime's commands and a container's init live for milliseconds
 	// and allocate little: garbage collection would only cost them time.
 	debug.SetGCPercent(-1)
-	if len(os.Args) == 3 && os.Args[2] == "init" && runtime.IsInit() {
-		os.Exit(runtime.Init())
+	if len(os.Args) == 3 && os.Args[2] == "init" && initproc.IsInit() {
+		os.Exit(initproc.Init())
 	}
 	runtime.FindInitBinary = initProgram
 	root := &cobra.Command{Use: "gorae", Version: version, SilenceUsage: true, SilenceErrors: true}

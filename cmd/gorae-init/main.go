@@ -15,15 +15,15 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/runtime/initproc"
 )
 
 func main() {
 	// It lives for milliseconds and allocates little: a collection would
 	// only cost it time.
 	debug.SetGCPercent(-1)
-	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
-		os.Exit(runtime.Init())
+	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && initproc.IsInit() {
+		os.Exit(initproc.Init())
 	}
 	fmt.Fprintln(os.Stderr, "gorae-init: a container's init, started by `gorae runtime` only")
 	os.Exit(2)

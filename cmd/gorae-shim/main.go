@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/runtime/initproc"
 )
 
 func main() {
@@ -20,8 +21,8 @@ func main() {
 	} else if f := os.Getenv("GORAE_FRONT"); f != "" {
 		runtime.InitBinary = f
 	}
-	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
-		os.Exit(runtime.Init())
+	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && initproc.IsInit() {
+		os.Exit(initproc.Init())
 	}
 	// The engine's argv: `gorae shim DIR`.
 	if len(os.Args) != 3 || os.Args[1] != "shim" {

@@ -14,7 +14,7 @@ import (
 	"github.com/gorae/gorae/internal/daemon"
 	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/reaper"
-	"github.com/gorae/gorae/internal/runtime"
+	"github.com/gorae/gorae/internal/runtime/initproc"
 	"github.com/gorae/gorae/internal/runtimecli"
 )
 
@@ -34,8 +34,8 @@ func main() {
 	}
 	// A container's init is this binary re-executed; it must not pay for
 	// building the command tree.
-	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && runtime.IsInit() {
-		os.Exit(runtime.Init())
+	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && initproc.IsInit() {
+		os.Exit(initproc.Init())
 	}
 	daemon.EngineVersion = version
 	root := &cobra.Command{

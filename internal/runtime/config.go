@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -67,17 +69,6 @@ func (l *linuxSpec) spec() *specs.Spec {
 		Domainname: l.Domainname, Mounts: l.Mounts, Hooks: l.Hooks, Annotations: l.Annotations, Linux: l.Linux}
 }
 
-var nsFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace:     0x20000000, // CLONE_NEWPID
-	specs.NetworkNamespace: 0x40000000, // CLONE_NEWNET
-	specs.MountNamespace:   0x00020000, // CLONE_NEWNS
-	specs.IPCNamespace:     0x08000000, // CLONE_NEWIPC
-	specs.UTSNamespace:     0x04000000, // CLONE_NEWUTS
-	specs.UserNamespace:    0x10000000, // CLONE_NEWUSER
-	specs.CgroupNamespace:  0x02000000, // CLONE_NEWCGROUP
-	specs.TimeNamespace:    0x00000080, // CLONE_NEWTIME
-}
-
 // ValidateSpec checks what the runtime relies on before anything is created.
 func ValidateSpec(s *specs.Spec, bundle string) error {
 	if s.Version == "" {
@@ -105,7 +96,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 			return fmt.Errorf("process.cwd %q is not an absolute path", s.Process.Cwd)
 		}
 		for i, rl := range s.Process.Rlimits {
-			if _, ok := rlimitByName[rl.Type]; !ok {
+			if _, ok := initproc.RlimitByName[rl.Type]; !ok {
 				return fmt.Errorf("process.rlimits[%d].type %q is unknown", i, rl.Type)
 			}
 			if rl.Soft > rl.Hard {
@@ -115,7 +106,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		if c := s.Process.Capabilities; c != nil {
 			for _, set := range [][]string{c.Bounding, c.Effective, c.Inheritable, c.Permitted, c.Ambient} {
 				for _, name := range set {
-					if _, err := capFromName(name); err != nil {
+					if _, err := initproc.CapFromName(name); err != nil {
 						return fmt.Errorf("process.capabilities: %w", err)
 					}
 				}
@@ -142,7 +133,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	}
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for i, ns := range s.Linux.Namespaces {
-		if _, ok := nsFlags[ns.Type]; !ok {
+		if _, ok := initproc.NSFlags[ns.Type]; !ok {
 			return fmt.Errorf("linux.namespaces[%d].type %q is unknown (want one of pid, network, mount, ipc, uts, user, cgroup, time)", i, ns.Type)
 		}
 		if seen[ns.Type] {
@@ -158,7 +149,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("linux.uidMappings/gidMappings are set but there is no user namespace")
 	}
-	if seen[specs.UserNamespace] && nsPath(s, specs.UserNamespace) == "" && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
+	if seen[specs.UserNamespace] && initproc.NSPath(s, specs.UserNamespace) == "" && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		return errors.New("a new user namespace needs linux.uidMappings and linux.gidMappings")
 	}
 	if s.Hostname != "" && !seen[specs.UTSNamespace] {
@@ -183,7 +174,7 @@ func ValidateSpec(s *specs.Spec, bundle string) error {
 		}
 	}
 	if p := s.Linux.RootfsPropagation; p != "" {
-		if _, ok := propagationFlags[p]; !ok {
+		if _, ok := initproc.PropagationFlags[p]; !ok {
 			return fmt.Errorf("linux.rootfsPropagation %q is invalid", p)
 		}
 	}
@@ -197,28 +188,4 @@ func RootfsPath(s *specs.Spec, bundle string) string {
 		p = filepath.Join(bundle, p)
 	}
 	return filepath.Clean(p)
-}
-
-func nsPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
-	if s.Linux == nil {
-		return ""
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return ns.Path
-		}
-	}
-	return ""
-}
-
-func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -141,13 +143,13 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	defer releaseExe()
 	cmd := initCommand(exe, "create", o.Stdin, o.Stdout, o.Stderr)
 	addFD := passFDs(cmd, o.PreserveFDs)
-	addFD(envSyncFD, childSync)
-	addFD(envStartFD, listener)
+	addFD(initproc.EnvSyncFD, childSync)
+	addFD(initproc.EnvStartFD, listener)
 	if console != nil {
-		addFD(envConsoleFD, console)
+		addFD(initproc.EnvConsoleFD, console)
 	}
 
-	ic := &initConfig{
+	ic := &initproc.Config{
 		ID:           o.ID,
 		Bundle:       bundle,
 		Rootfs:       c.Rootfs,
@@ -173,9 +175,9 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 				ic.NewTimeNS = true
 			case ns.Type == specs.NetworkNamespace:
 				ic.NewNetNS = true
-				cloneFlags |= nsFlags[ns.Type]
+				cloneFlags |= initproc.NSFlags[ns.Type]
 			default:
-				cloneFlags |= nsFlags[ns.Type]
+				cloneFlags |= initproc.NSFlags[ns.Type]
 			}
 		}
 	}
@@ -211,8 +213,8 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	// does nothing else until told it is there.
 	c.Cgroups = cg.Paths()
 	ic.CgroupPaths = c.Cgroups
-	sc := newSyncConn(parentSync)
-	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
+	sc := initproc.NewConn(parentSync)
+	if err := sc.Send(initproc.Msg{Type: initproc.MsgConfig, Config: ic}); err != nil {
 		return nil, err
 	}
 	if err := cg.Apply(c.Pid); err != nil {
@@ -228,34 +230,34 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		setOOMScoreAdj(c.Pid, *spec.Process.OOMScoreAdj)
 	}
 	trace("cgroup applied")
-	if err := sc.send(syncMsg{Type: msgCgrouped}); err != nil {
+	if err := sc.Send(initproc.Msg{Type: initproc.MsgCgrouped}); err != nil {
 		return nil, initDied(cmd, err)
 	}
 	for done := false; !done; {
-		m, err := sc.recv()
+		m, err := sc.Recv()
 		if err != nil {
 			return nil, initDied(cmd, err)
 		}
 		switch m.Type {
-		case msgHooks:
+		case initproc.MsgHooks:
 			st := c.specState(StatusCreating)
-			herr := runHooks(ctx, "prestart", spec.Hooks.Prestart, st)
+			herr := initproc.RunHooks(ctx, "prestart", spec.Hooks.Prestart, st)
 			if herr == nil {
-				herr = runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, st)
+				herr = initproc.RunHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, st)
 			}
 			if herr != nil {
-				sc.send(syncMsg{Type: msgError, Error: herr.Error()})
+				sc.Send(initproc.Msg{Type: initproc.MsgError, Error: herr.Error()})
 				return nil, herr
 			}
-			if err := sc.send(syncMsg{Type: msgHooksDone}); err != nil {
+			if err := sc.Send(initproc.Msg{Type: initproc.MsgHooksDone}); err != nil {
 				return nil, err
 			}
-		case msgReady:
+		case initproc.MsgReady:
 			if len(m.Phases) > 0 {
 				slog.Debug("init phases (since its start)", "phases", strings.Join(m.Phases, " "))
 			}
 			done = true
-		case msgError:
+		case initproc.MsgError:
 			return nil, errors.New(m.Error)
 		default:
 			return nil, fmt.Errorf("init sent unexpected message %q", m.Type)
@@ -324,10 +326,10 @@ func initCommand(exe, mode string, stdin, stdout, stderr *os.File) *exec.Cmd {
 	cmd := &exec.Cmd{
 		Path: exe,
 		Args: []string{"gorae", "runtime", "init"},
-		Env:  []string{envInit + "=" + mode},
+		Env:  []string{initproc.EnvInit + "=" + mode},
 	}
 	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
-		cmd.Env = append(cmd.Env, envLogLevel+"=debug")
+		cmd.Env = append(cmd.Env, initproc.EnvLogLevel+"=debug")
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if stdin != nil {
@@ -383,7 +385,7 @@ func startCommand(cmd *exec.Cmd, pidPath string) error {
 // checkJoinable refuses what a Go process cannot do: setns into a user
 // namespace needs a single-threaded caller.
 func checkJoinable(spec *specs.Spec) error {
-	if p := nsPath(spec, specs.UserNamespace); p != "" {
+	if p := initproc.NSPath(spec, specs.UserNamespace); p != "" {
 		return fmt.Errorf("linux.namespaces: joining the existing user namespace %s is not supported by gorae's runtime yet (use runc for this bundle)", p)
 	}
 	return nil
@@ -406,21 +408,6 @@ func cgroupsPath(spec *specs.Spec, id string) string {
 	return "/gorae/" + id
 }
 
-// defaultDevices are created in every container, as runtime-spec requires;
-// with a device allow-list in the spec they are allowed too, as runc does,
-// so a profile of "deny all" still leaves a usable /dev. mknod of any
-// device is allowed as well (runc's "c *:* m" and "b *:* m"): init creates
-// linux.devices after it has joined the cgroup, and making a node grants no
-// access to the device.
-var defaultDevices = []specs.LinuxDevice{
-	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
-	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
-	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
-	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
-	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
-	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
-}
-
 func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
 	if len(r.Devices) == 0 {
 		return r
@@ -428,7 +415,7 @@ func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
 	out := *r
 	out.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
 	i64 := func(v int64) *int64 { return &v }
-	for _, d := range defaultDevices {
+	for _, d := range initproc.DefaultDevices {
 		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
 	}
 	// /dev/pts/* and /dev/ptmx, for terminals.

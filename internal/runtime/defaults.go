@@ -3,6 +3,8 @@ package runtime
 import (
 	"sort"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -67,24 +69,13 @@ func DefaultSpec(rootless bool) *specs.Spec {
 // Features reports what this runtime implements (runtime-spec features.md).
 func Features() *features.Features {
 	t := true
-	var mountOpts []string
-	for k := range mountOptions {
-		mountOpts = append(mountOpts, k)
-	}
-	for k := range propagationFlags {
-		mountOpts = append(mountOpts, k)
-	}
-	for k := range recursiveOptions {
-		mountOpts = append(mountOpts, k)
-	}
-	mountOpts = append(mountOpts, "idmap", "ridmap")
-	sort.Strings(mountOpts)
+	mountOpts := initproc.MountOptionNames()
 	var caps []string
 	for _, c := range capability.ListKnown() {
 		caps = append(caps, "CAP_"+upper(c.String()))
 	}
 	var ns []string
-	for t := range nsFlags {
+	for t := range initproc.NSFlags {
 		ns = append(ns, string(t))
 	}
 	sort.Strings(ns)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -59,7 +61,7 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 	if p == nil || len(p.Args) == 0 {
 		return nil, errors.New("exec: no command given")
 	}
-	ic := &initConfig{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, Process: p, Join: map[specs.LinuxNamespaceType]string{}}
+	ic := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, Process: p, Join: map[specs.LinuxNamespaceType]string{}}
 	pidPath := ""
 	if c.Config.Linux != nil {
 		for _, ns := range c.Config.Linux.Namespaces {
@@ -94,9 +96,9 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 	defer releaseExe()
 	cmd := initCommand(exe, "exec", o.Stdin, o.Stdout, o.Stderr)
 	addFD := passFDs(cmd, o.PreserveFDs)
-	addFD(envSyncFD, childSync)
+	addFD(initproc.EnvSyncFD, childSync)
 	if console != nil {
-		addFD(envConsoleFD, console)
+		addFD(initproc.EnvConsoleFD, console)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
 	if err := startCommand(cmd, pidPath); err != nil {
@@ -117,17 +119,17 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 	if err := m.Apply(cmd.Process.Pid); err != nil {
 		return nil, fmt.Errorf("exec: join cgroup of %s: %w", o.ID, err)
 	}
-	sc := newSyncConn(parentSync)
-	if err := sc.send(syncMsg{Type: msgConfig, Config: ic}); err != nil {
+	sc := initproc.NewConn(parentSync)
+	if err := sc.Send(initproc.Msg{Type: initproc.MsgConfig, Config: ic}); err != nil {
 		return nil, err
 	}
 	// EOF means the process exec'd: our end of the sync socket was close-on-exec.
-	msg, err := sc.recv()
+	msg, err := sc.Recv()
 	switch {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		return nil, fmt.Errorf("exec: read from process: %w", err)
-	case msg.Type == msgError:
+	case msg.Type == initproc.MsgError:
 		return nil, errors.New(msg.Error)
 	default:
 		return nil, fmt.Errorf("exec: unexpected message %q", msg.Type)

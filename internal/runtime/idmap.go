@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -51,7 +53,7 @@ func mountIDMapping(s *specs.Spec, m *specs.Mount) (*mountIDMap, error) {
 		return nil, fmt.Errorf("%s: ID-mapped mounts must be bind mounts (type bind, or option bind or rbind), not type %q", what, m.Type)
 	}
 	if len(idm.UID) == 0 && len(idm.GID) == 0 {
-		if !hasNS(s, specs.UserNamespace) || s.Linux == nil || len(s.Linux.UIDMappings) == 0 {
+		if !initproc.HasNS(s, specs.UserNamespace) || s.Linux == nil || len(s.Linux.UIDMappings) == 0 {
 			return nil, fmt.Errorf("%s without uidMappings and gidMappings needs the container's user namespace mappings to borrow, and there are none: give the mount its own mappings", what)
 		}
 		idm.UID, idm.GID = s.Linux.UIDMappings, s.Linux.GIDMappings

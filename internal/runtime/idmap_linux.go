@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -65,7 +67,7 @@ func openIDMappedTrees(spec *specs.Spec) (_ idmappedTrees, retErr error) {
 }
 
 func openIDMappedTree(m *specs.Mount, idm *mountIDMap, userns *usernsCache) (*os.File, error) {
-	flags, _, _, _, err := parseMountOptions(m.Options)
+	flags, _, _, _, err := initproc.ParseMountOptions(m.Options)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorae/gorae/internal/runtime/initproc"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -59,7 +61,7 @@ func (c *Container) start(ctx context.Context) error {
 	if len(msg) > 0 {
 		return fmt.Errorf("start container %s: %s", c.ID, msg)
 	}
-	if err := runHooks(ctx, "poststart", hooksOf(c.Config).Poststart, c.specState(StatusRunning)); err != nil {
+	if err := initproc.RunHooks(ctx, "poststart", initproc.HooksOf(c.Config).Poststart, c.specState(StatusRunning)); err != nil {
 		// runc's rule: a failed poststart hook takes the container down.
 		unix.Kill(c.Pid, unix.SIGKILL)
 		return err
@@ -136,7 +138,7 @@ func (c *Container) destroy(ctx context.Context, force bool) error {
 	}
 	// runtime-spec: poststop failures are logged; the remaining hooks run
 	// and deletion goes on.
-	runHooksWarn(ctx, "poststop", hooksOf(c.Config).Poststop, c.specState(StatusStopped), "container", c.ID)
+	initproc.RunHooksWarn(ctx, "poststop", initproc.HooksOf(c.Config).Poststop, c.specState(StatusStopped), "container", c.ID)
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("delete container %s: remove state %s: %w", c.ID, c.dir, err)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"encoding/binary"
@@ -212,28 +212,28 @@ func writeList[T any](w *wireWriter, list []T, one func(*T)) {
 	}
 }
 
-// --- syncMsg ---
+// --- Msg ---
 
-func encodeSyncMsg(m *syncMsg) []byte {
+func encodeSyncMsg(m *Msg) []byte {
 	w := &wireWriter{b: make([]byte, 4, 1024)}
 	w.str(m.Type)
 	w.str(m.Error)
 	w.strs(m.Phases)
 	if w.present(m.Config != nil) {
-		w.initConfig(m.Config)
+		w.config(m.Config)
 	}
 	binary.LittleEndian.PutUint32(w.b, uint32(len(w.b)-4))
 	return w.b
 }
 
-func decodeSyncMsg(b []byte) (syncMsg, error) {
+func decodeSyncMsg(b []byte) (Msg, error) {
 	r := &wireReader{b: b}
-	var m syncMsg
+	var m Msg
 	m.Type = r.str()
 	m.Error = r.str()
 	m.Phases = r.strs()
 	if r.bool() {
-		m.Config = r.initConfig()
+		m.Config = r.config()
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("message (trailing bytes)")
@@ -242,33 +242,33 @@ func decodeSyncMsg(b []byte) (syncMsg, error) {
 }
 
 // writeSyncMsg and readSyncMsg frame messages on the sync socket.
-func writeSyncMsg(f io.Writer, m *syncMsg) error {
+func writeSyncMsg(f io.Writer, m *Msg) error {
 	_, err := f.Write(encodeSyncMsg(m))
 	return err
 }
 
-func readSyncMsg(f io.Reader) (syncMsg, error) {
+func readSyncMsg(f io.Reader) (Msg, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return syncMsg{}, err
+		return Msg{}, err
 	}
 	n := binary.LittleEndian.Uint32(hdr[:])
 	if n > maxWireMessage {
-		return syncMsg{}, fmt.Errorf("sync message of %d bytes: more than the %d allowed", n, maxWireMessage)
+		return Msg{}, fmt.Errorf("sync message of %d bytes: more than the %d allowed", n, maxWireMessage)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(f, b); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return syncMsg{}, err
+		return Msg{}, err
 	}
 	return decodeSyncMsg(b)
 }
 
-// --- initConfig ---
+// --- Config ---
 
-func (w *wireWriter) initConfig(c *initConfig) {
+func (w *wireWriter) config(c *Config) {
 	w.str(c.ID)
 	w.str(c.Bundle)
 	w.str(c.Rootfs)
@@ -308,8 +308,8 @@ func (w *wireWriter) initConfig(c *initConfig) {
 	}
 }
 
-func (r *wireReader) initConfig() *initConfig {
-	c := &initConfig{}
+func (r *wireReader) config() *Config {
+	c := &Config{}
 	c.ID = r.str()
 	c.Bundle = r.str()
 	c.Rootfs = r.str()

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"fmt"
@@ -12,33 +12,33 @@ import (
 // syncMsgs (wire.go has their form). The child's env names its inherited
 // descriptors.
 const (
-	envInit      = "_GORAE_INIT"       // "create" or "exec"
-	envSyncFD    = "_GORAE_SYNC_FD"    // socketpair end
-	envStartFD   = "_GORAE_START_FD"   // listening socket `start` connects to (create only)
-	envConsoleFD = "_GORAE_CONSOLE_FD" // connected socket the pty master is sent over
-	envLogLevel  = "_GORAE_LOG_LEVEL"
+	EnvInit      = "_GORAE_INIT"       // "create" or "exec"
+	EnvSyncFD    = "_GORAE_SYNC_FD"    // socketpair end
+	EnvStartFD   = "_GORAE_START_FD"   // listening socket `start` connects to (create only)
+	EnvConsoleFD = "_GORAE_CONSOLE_FD" // connected socket the pty master is sent over
+	EnvLogLevel  = "_GORAE_LOG_LEVEL"
 )
 
 const (
-	msgConfig    = "config"     // parent → child: what to build
-	msgCgrouped  = "cgrouped"   // parent → child (create): you are in your cgroup
-	msgHooks     = "hooks"      // child → parent: run prestart/createRuntime now
-	msgHooksDone = "hooks-done" // parent → child
-	msgReady     = "ready"      // child → parent: set up, waiting for start
-	msgError     = "error"      // either way: give up, with why
+	MsgConfig    = "config"     // parent → child: what to build
+	MsgCgrouped  = "cgrouped"   // parent → child (create): you are in your cgroup
+	MsgHooks     = "hooks"      // child → parent: run prestart/createRuntime now
+	MsgHooksDone = "hooks-done" // parent → child
+	MsgReady     = "ready"      // child → parent: set up, waiting for start
+	MsgError     = "error"      // either way: give up, with why
 )
 
-type syncMsg struct {
+type Msg struct {
 	Type   string
 	Error  string
-	Config *initConfig
+	Config *Config
 	// Phases are the child's own timings, for --debug.
 	Phases []string
 }
 
-// initConfig is everything the init process needs; it is computed by the
+// Config is everything the init process needs; it is computed by the
 // parent so the child does no parsing of its own.
-type initConfig struct {
+type Config struct {
 	ID     string
 	Bundle string
 	Rootfs string
@@ -67,24 +67,24 @@ type initConfig struct {
 	IDMapFDs map[int]int
 }
 
-type syncConn struct {
+type Conn struct {
 	f *os.File
 }
 
-func newSyncConn(f *os.File) *syncConn { return &syncConn{f: f} }
+func NewConn(f *os.File) *Conn { return &Conn{f: f} }
 
-func (s *syncConn) send(m syncMsg) error {
+func (s *Conn) Send(m Msg) error {
 	if err := writeSyncMsg(s.f, &m); err != nil {
 		return fmt.Errorf("send %s message to init: %w", m.Type, err)
 	}
 	return nil
 }
 
-func (s *syncConn) recv() (syncMsg, error) {
+func (s *Conn) Recv() (Msg, error) {
 	return readSyncMsg(s.f)
 }
 
-func (s *syncConn) Close() error { return s.f.Close() }
+func (s *Conn) Close() error { return s.f.Close() }
 
 func fdFromEnv(name string) int {
 	v := os.Getenv(name)

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 	"github.com/gorae/gorae/internal/runtime/seccomp"
 )
 
-var rlimitByName = map[string]int{
+var RlimitByName = map[string]int{
 	"RLIMIT_AS":         unix.RLIMIT_AS,
 	"RLIMIT_CORE":       unix.RLIMIT_CORE,
 	"RLIMIT_CPU":        unix.RLIMIT_CPU,
@@ -43,7 +43,7 @@ var capByName = func() map[string]capability.Cap {
 	return m
 }()
 
-func capFromName(name string) (capability.Cap, error) {
+func CapFromName(name string) (capability.Cap, error) {
 	c, ok := capByName[strings.ToUpper(name)]
 	if !ok {
 		return 0, fmt.Errorf("unknown capability %q", name)
@@ -196,7 +196,7 @@ func (s *processSetup) exec() error {
 // logged rather than failing the container.
 func setRlimits(rls []specs.POSIXRlimit) error {
 	for _, rl := range rls {
-		res := rlimitByName[rl.Type]
+		res := RlimitByName[rl.Type]
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		err := unix.Prlimit(0, res, &lim, nil)
 		if errors.Is(err, unix.EPERM) {
@@ -269,7 +269,7 @@ func newCaps(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
 	last, _ := capability.LastCap()
 	set := func(which capability.CapType, names []string) {
 		for _, n := range names {
-			cp, err := capFromName(n)
+			cp, err := CapFromName(n)
 			if err != nil || cp > last {
 				// Validated earlier; a capability this kernel lacks is
 				// skipped, as runc does.
@@ -292,7 +292,7 @@ func newCaps(pc *specs.LinuxCapabilities) (capability.Capabilities, error) {
 func raiseAmbient(names []string) error {
 	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	for _, n := range names {
-		c, err := capFromName(n)
+		c, err := CapFromName(n)
 		if err != nil {
 			continue
 		}

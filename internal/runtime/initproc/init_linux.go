@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // parent runs with --debug; they travel back in the ready message.
 var (
 	phases     []string
-	debugInit  = os.Getenv(envLogLevel) == "debug"
+	debugInit  = os.Getenv(EnvLogLevel) == "debug"
 	phaseStart = time.Now()
 )
 
@@ -32,7 +32,7 @@ var inherited struct{ start, console int }
 
 // IsInit tells main that this process is a container's init (or an exec'd
 // process's), spawned by initCommand.
-func IsInit() bool { return os.Getenv(envInit) != "" }
+func IsInit() bool { return os.Getenv(EnvInit) != "" }
 
 // Init is the child side of create and exec. It runs on one locked OS thread
 // from start to execve, because namespaces, credentials, capabilities and
@@ -41,24 +41,24 @@ func IsInit() bool { return os.Getenv(envInit) != "" }
 func Init() int {
 	goruntime.LockOSThread()
 	phase("main")
-	mode := os.Getenv(envInit)
-	syncFD := fdFromEnv(envSyncFD)
+	mode := os.Getenv(EnvInit)
+	syncFD := fdFromEnv(EnvSyncFD)
 	if syncFD < 0 {
 		fmt.Fprintln(os.Stderr, "gorae runtime init: not started by gorae runtime (no sync fd)")
 		return 1
 	}
 	unix.CloseOnExec(syncFD)
-	sc := newSyncConn(os.NewFile(uintptr(syncFD), "sync"))
-	m, err := sc.recv()
+	sc := NewConn(os.NewFile(uintptr(syncFD), "sync"))
+	m, err := sc.Recv()
 	phase("config received")
-	if err != nil || m.Type != msgConfig || m.Config == nil {
+	if err != nil || m.Type != MsgConfig || m.Config == nil {
 		fmt.Fprintf(os.Stderr, "gorae runtime init: no configuration from parent: %v\n", err)
 		return 1
 	}
 	// Clear our own environment (the container's is set at exec), once
 	// the descriptors it names are noted.
-	inherited.start = fdFromEnv(envStartFD)
-	inherited.console = fdFromEnv(envConsoleFD)
+	inherited.start = fdFromEnv(EnvStartFD)
+	inherited.console = fdFromEnv(EnvConsoleFD)
 	os.Clearenv()
 	var ierr error
 	if mode == "exec" {
@@ -67,11 +67,11 @@ func Init() int {
 		ierr = initContainer(sc, m.Config)
 	}
 	// Reached only on failure.
-	sc.send(syncMsg{Type: msgError, Error: ierr.Error()})
+	sc.Send(Msg{Type: MsgError, Error: ierr.Error()})
 	return 1
 }
 
-func initContainer(sc *syncConn, ic *initConfig) error {
+func initContainer(sc *Conn, ic *Config) error {
 	spec := ic.Spec
 	// ID-mapped trees are attached and closed while mounts are made; no
 	// hook or container process may inherit one meanwhile.
@@ -80,7 +80,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 	}
 	// Nothing is made before we are in the container's cgroup, so it is
 	// all accounted, and a cgroup namespace is rooted there.
-	if m, err := sc.recv(); err != nil || m.Type != msgCgrouped {
+	if m, err := sc.Recv(); err != nil || m.Type != MsgCgrouped {
 		return fmt.Errorf("wait to be placed in the cgroup: %v %s", err, m.Error)
 	}
 	phase("in cgroup")
@@ -113,7 +113,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 			return err
 		}
 	}
-	if hasNS(spec, specs.UTSNamespace) {
+	if HasNS(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
 			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 				return fmt.Errorf("sethostname %q: %w", spec.Hostname, err)
@@ -130,23 +130,23 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 		return err
 	}
 	phase("rootfs prepared")
-	hooks := hooksOf(spec)
+	hooks := HooksOf(spec)
 	if len(hooks.Prestart)+len(hooks.CreateRuntime) > 0 {
-		if err := sc.send(syncMsg{Type: msgHooks}); err != nil {
+		if err := sc.Send(Msg{Type: MsgHooks}); err != nil {
 			return err
 		}
-		m, err := sc.recv()
+		m, err := sc.Recv()
 		if err != nil {
 			return fmt.Errorf("wait for createRuntime hooks: %w", err)
 		}
-		if m.Type != msgHooksDone {
+		if m.Type != MsgHooksDone {
 			return fmt.Errorf("createRuntime hooks: %s", m.Error)
 		}
 	}
-	st := specs.State{Version: specs.Version, ID: ic.ID, Status: StatusCreating, Pid: os.Getpid(), Bundle: ic.Bundle, Annotations: spec.Annotations}
+	st := specs.State{Version: specs.Version, ID: ic.ID, Status: specs.StateCreating, Pid: os.Getpid(), Bundle: ic.Bundle, Annotations: spec.Annotations}
 	// createContainer hooks run in the container's namespaces but before
 	// pivot_root, so their paths are the host's.
-	if err := runHooks(context.Background(), "createContainer", hooks.CreateContainer, st); err != nil {
+	if err := RunHooks(context.Background(), "createContainer", hooks.CreateContainer, st); err != nil {
 		return err
 	}
 	if err := rfs.enter(); err != nil {
@@ -176,7 +176,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 	}
 	unix.CloseOnExec(startFD)
 	phase("ready")
-	if err := sc.send(syncMsg{Type: msgReady, Phases: phases}); err != nil {
+	if err := sc.Send(Msg{Type: MsgReady, Phases: phases}); err != nil {
 		return err
 	}
 	sc.Close()
@@ -193,8 +193,8 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 		unix.Write(conn, []byte(err.Error()))
 		os.Exit(1)
 	}
-	st.Status = StatusCreated
-	if err := runHooks(context.Background(), "startContainer", hooks.StartContainer, st); err != nil {
+	st.Status = specs.StateCreated
+	if err := RunHooks(context.Background(), "startContainer", hooks.StartContainer, st); err != nil {
 		fail(err)
 	}
 	// The connection is close-on-exec: `start` sees EOF once exec worked.
@@ -204,7 +204,7 @@ func initContainer(sc *syncConn, ic *initConfig) error {
 
 // initExec starts a process inside a running container: the parent put us
 // in its pid namespace and cgroup; we enter the rest.
-func initExec(sc *syncConn, ic *initConfig) error {
+func initExec(sc *Conn, ic *Config) error {
 	if err := joinNamespaces(ic.Join); err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func joinNamespaces(join map[specs.LinuxNamespaceType]string) error {
 				return fmt.Errorf("unshare fs before joining mount namespace: %w", err)
 			}
 		}
-		err = unix.Setns(fd, int(nsFlags[t]))
+		err = unix.Setns(fd, int(NSFlags[t]))
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("setns %s namespace %s: %w", t, p, err)

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"bytes"
@@ -7,22 +7,23 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// hooksOf never returns nil, so callers can index any hook list.
-func hooksOf(s *specs.Spec) *specs.Hooks {
+// HooksOf never returns nil, so callers can index any hook list.
+func HooksOf(s *specs.Spec) *specs.Hooks {
 	if s == nil || s.Hooks == nil {
 		return &specs.Hooks{}
 	}
 	return s.Hooks
 }
 
-// runHooks runs each hook in order with the container state on stdin, as
+// RunHooks runs each hook in order with the container state on stdin, as
 // runtime-spec says; the first failure stops the rest.
-func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st specs.State) error {
+func RunHooks(ctx context.Context, kind string, hooks []specs.Hook, st specs.State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -38,10 +39,10 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st specs.Sta
 	return nil
 }
 
-// runHooksWarn runs every hook in order and only logs the failures, for the
+// RunHooksWarn runs every hook in order and only logs the failures, for the
 // poststop hooks: runtime-spec says a failed one is a warning, and the
 // remaining hooks and the lifecycle go on as if it had succeeded.
-func runHooksWarn(ctx context.Context, kind string, hooks []specs.Hook, st specs.State, attrs ...any) {
+func RunHooksWarn(ctx context.Context, kind string, hooks []specs.Hook, st specs.State, attrs ...any) {
 	if len(hooks) == 0 {
 		return
 	}
@@ -84,10 +85,13 @@ func runHook(ctx context.Context, h specs.Hook, state []byte) error {
 		if ctx.Err() == context.DeadlineExceeded {
 			return fmt.Errorf("timed out after %ds", *h.Timeout)
 		}
-		if msg := joinLines(out.String()); msg != "" {
+		if msg := oneLine(out.String()); msg != "" {
 			return fmt.Errorf("%w: %s", err, msg)
 		}
 		return err
 	}
 	return nil
 }
+
+// oneLine folds a hook's multi-line output into one line of an error.
+func oneLine(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\n", "; ")) }

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 // the root, finish applies what must come after (read-only and masked
 // paths, the final propagation).
 type rootfs struct {
-	ic   *initConfig
+	ic   *Config
 	spec *specs.Spec
 	path string
 	// userns: mknod is not allowed, devices are bind-mounted instead.
@@ -26,17 +26,17 @@ type rootfs struct {
 	mountNS bool
 }
 
-func newRootfs(ic *initConfig) *rootfs {
+func newRootfs(ic *Config) *rootfs {
 	return &rootfs{
 		ic:      ic,
 		spec:    ic.Spec,
 		path:    ic.Rootfs,
-		userns:  hasNS(ic.Spec, specs.UserNamespace),
-		mountNS: hasNS(ic.Spec, specs.MountNamespace),
+		userns:  HasNS(ic.Spec, specs.UserNamespace),
+		mountNS: HasNS(ic.Spec, specs.MountNamespace),
 	}
 }
 
-var propagationFlags = map[string]uintptr{
+var PropagationFlags = map[string]uintptr{
 	"private":     unix.MS_PRIVATE,
 	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
 	"shared":      unix.MS_SHARED,
@@ -60,7 +60,7 @@ func (r *rootfs) prepare() error {
 	// below could not be bound out of an unbindable /.
 	initial := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if p := r.spec.Linux.RootfsPropagation; p != "" && !propagationAfterPivot(p) {
-		initial = propagationFlags[p] | unix.MS_REC
+		initial = PropagationFlags[p] | unix.MS_REC
 	}
 	if err := unix.Mount("", "/", "", initial, ""); err != nil {
 		return fmt.Errorf("set propagation of / in container: %w", err)
@@ -96,7 +96,7 @@ func (r *rootfs) resolve(dest string) (string, error) {
 }
 
 func (r *rootfs) mount(i int, m *specs.Mount) error {
-	flags, pflags, data, recAttr, err := parseMountOptions(m.Options)
+	flags, pflags, data, recAttr, err := ParseMountOptions(m.Options)
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (r *rootfs) mountCgroup(m *specs.Mount, dest string, flags uintptr) error {
 	return nil
 }
 
-func hasCgroupNSPath(s *specs.Spec) bool { return nsPath(s, specs.CgroupNamespace) != "" }
+func hasCgroupNSPath(s *specs.Spec) bool { return NSPath(s, specs.CgroupNamespace) != "" }
 
 func isUnified() bool {
 	var st unix.Statfs_t
@@ -371,7 +371,7 @@ func (r *rootfs) createDevices(devMounted bool) error {
 		seen[filepath.Clean(d.Path)] = true
 	}
 	all := append([]specs.LinuxDevice(nil), devs...)
-	for _, d := range defaultDevices {
+	for _, d := range DefaultDevices {
 		if !seen[d.Path] {
 			all = append(all, d)
 		}
@@ -547,7 +547,7 @@ func (r *rootfs) finish() error {
 		}
 	}
 	if p := l.RootfsPropagation; p != "" && propagationAfterPivot(p) {
-		if err := unix.Mount("", "/", "", propagationFlags[p], ""); err != nil {
+		if err := unix.Mount("", "/", "", PropagationFlags[p], ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
 		}
 	}
@@ -557,7 +557,7 @@ func (r *rootfs) finish() error {
 // propagationAfterPivot tells whether linux.rootfsPropagation p is set on the
 // new / by finish rather than on the host's / by prepare.
 func propagationAfterPivot(p string) bool {
-	return propagationFlags[p]&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
+	return PropagationFlags[p]&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
 }
 
 func readonlyPath(p string) error {
@@ -588,6 +588,24 @@ func maskPath(p string) error {
 type mountOption struct {
 	clear bool
 	flag  uintptr
+}
+
+// MountOptionNames lists every mount option the runtime knows, sorted
+// (for `features`).
+func MountOptionNames() []string {
+	var names []string
+	for k := range mountOptions {
+		names = append(names, k)
+	}
+	for k := range PropagationFlags {
+		names = append(names, k)
+	}
+	for k := range recursiveOptions {
+		names = append(names, k)
+	}
+	names = append(names, "idmap", "ridmap")
+	sort.Strings(names)
+	return names
 }
 
 var mountOptions = map[string]mountOption{
@@ -641,10 +659,10 @@ var recursiveOptions = map[string]struct {
 	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
-// parseMountOptions splits fstab-style options into mount(2) flags,
+// ParseMountOptions splits fstab-style options into mount(2) flags,
 // propagation changes (each its own mount call), filesystem data, and
 // recursive attributes.
-func parseMountOptions(opts []string) (flags uintptr, pflags []uintptr, data string, rec *unix.MountAttr, err error) {
+func ParseMountOptions(opts []string) (flags uintptr, pflags []uintptr, data string, rec *unix.MountAttr, err error) {
 	var d []string
 	for _, o := range opts {
 		if mo, ok := mountOptions[o]; ok {
@@ -655,7 +673,7 @@ func parseMountOptions(opts []string) (flags uintptr, pflags []uintptr, data str
 			}
 			continue
 		}
-		if pf, ok := propagationFlags[o]; ok {
+		if pf, ok := PropagationFlags[o]; ok {
 			pflags = append(pflags, pf)
 			continue
 		}

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 // notCarried are the spec fields init does not use, which the wire form
 // leaves out (the parent applies them). Any other field, added to the spec
-// or to initConfig, must cross: TestWireCarriesEveryField fails until it
+// or to Config, must cross: TestWireCarriesEveryField fails until it
 // does.
 var notCarried = map[string]bool{
 	"Spec.Solaris": true, "Spec.Windows": true, "Spec.VM": true, "Spec.ZOS": true, "Spec.FreeBSD": true,
@@ -65,10 +65,10 @@ func fill(t *testing.T, v reflect.Value, seed *int) {
 }
 
 func TestWireCarriesEveryField(t *testing.T) {
-	var ic initConfig
+	var ic Config
 	seed := 0
 	fill(t, reflect.ValueOf(&ic).Elem(), &seed)
-	in := syncMsg{Type: msgConfig, Error: "e", Phases: []string{"a=1ms"}, Config: &ic}
+	in := Msg{Type: MsgConfig, Error: "e", Phases: []string{"a=1ms"}, Config: &ic}
 	var buf bytes.Buffer
 	if err := writeSyncMsg(&buf, &in); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestWireCarriesEveryField(t *testing.T) {
 // nil and empty lists are different things to the spec (env: nil means
 // none given), so both survive.
 func TestWireKeepsNilAndEmpty(t *testing.T) {
-	in := syncMsg{Type: msgConfig, Config: &initConfig{
+	in := Msg{Type: MsgConfig, Config: &Config{
 		Spec:    &specs.Spec{Mounts: []specs.Mount{}, Annotations: map[string]string{}},
 		Process: &specs.Process{Env: []string{}, Args: nil},
 	}}
@@ -99,7 +99,7 @@ func TestWireKeepsNilAndEmpty(t *testing.T) {
 }
 
 func TestWireRefusesMalformed(t *testing.T) {
-	good := encodeSyncMsg(&syncMsg{Type: msgConfig, Config: &initConfig{ID: "c1", Spec: &specs.Spec{Hostname: "h"}}})
+	good := encodeSyncMsg(&Msg{Type: MsgConfig, Config: &Config{ID: "c1", Spec: &specs.Spec{Hostname: "h"}}})
 	for n := 4; n < len(good); n++ {
 		if _, err := decodeSyncMsg(good[4:n]); err == nil {
 			t.Errorf("a message cut to %d bytes decoded", n-4)
@@ -119,10 +119,10 @@ func TestWireRefusesMalformed(t *testing.T) {
 }
 
 func FuzzDecodeSyncMsg(f *testing.F) {
-	var ic initConfig
+	var ic Config
 	seed := 0
 	fill(&testing.T{}, reflect.ValueOf(&ic).Elem(), &seed)
-	f.Add(encodeSyncMsg(&syncMsg{Type: msgConfig, Config: &ic})[4:])
+	f.Add(encodeSyncMsg(&Msg{Type: MsgConfig, Config: &ic})[4:])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeSyncMsg(b)
@@ -139,24 +139,4 @@ func FuzzDecodeSyncMsg(f *testing.F) {
 			}
 		}
 	})
-}
-
-// linuxSpec must decode every field of specs.Spec but the other
-// platforms' sections, under the same JSON names.
-func TestLinuxSpecMirrorsSpec(t *testing.T) {
-	other := map[string]bool{"Solaris": true, "Windows": true, "VM": true, "ZOS": true, "FreeBSD": true}
-	full, mirror := reflect.TypeOf(specs.Spec{}), reflect.TypeOf(linuxSpec{})
-	for i := 0; i < full.NumField(); i++ {
-		f := full.Field(i)
-		if other[f.Name] {
-			continue
-		}
-		m, ok := mirror.FieldByName(f.Name)
-		if !ok || m.Type != f.Type || m.Tag.Get("json") != f.Tag.Get("json") {
-			t.Errorf("linuxSpec.%s does not mirror specs.Spec.%s (%s %q)", f.Name, f.Name, f.Type, f.Tag.Get("json"))
-		}
-	}
-	if mirror.NumField() != full.NumField()-len(other) {
-		t.Errorf("linuxSpec has %d fields, want %d", mirror.NumField(), full.NumField()-len(other))
-	}
 }
