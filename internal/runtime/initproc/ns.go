@@ -2,6 +2,7 @@ package initproc
 
 import specs "github.com/opencontainers/runtime-spec/specs-go"
 
+// NSFlags are the clone(2) flags of the namespace types.
 var NSFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace:     0x20000000, // CLONE_NEWPID
 	specs.NetworkNamespace: 0x40000000, // CLONE_NEWNET
@@ -13,6 +14,7 @@ var NSFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.TimeNamespace:    0x00000080, // CLONE_NEWTIME
 }
 
+// NSPath is the path of the namespace of type t the spec joins, if any.
 func NSPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
 	if s.Linux == nil {
 		return ""
@@ -25,6 +27,7 @@ func NSPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
 	return ""
 }
 
+// HasNS says whether the spec lists a namespace of type t.
 func HasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	if s.Linux == nil {
 		return false
