@@ -86,6 +86,12 @@ func (d *Daemon) startRecovering(ctx context.Context, c *ctrstore.Container) (er
 // start mounts the rootfs, writes the bundle, spawns the monitor, connects
 // waiting attaches, and runs the process.
 func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error) {
+	phase, phases := phaseTimer()
+	defer func() {
+		if retErr == nil {
+			slog.Debug("container started", "container", c.ID, "phases", phases())
+		}
+	}()
 	dir := d.containerDir(c.ID)
 	// A previous run's monitor directory goes; its exit is recorded.
 	os.RemoveAll(dir)
@@ -100,6 +106,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
 	}
+	phase("rootfs")
 	defer func() {
 		if retErr != nil {
 			snapshot.Unmount(rootfs)
@@ -114,6 +121,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return err
 	}
+	phase("network")
 	defer func() {
 		if retErr != nil {
 			d.teardownNetwork(c)
@@ -141,6 +149,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
 		return fmt.Errorf("write bundle of %s: %w", c.ID, err)
 	}
+	phase("bundle")
 	argv, err := d.runtimeArgv(c.Runtime)
 	if err != nil {
 		return err
@@ -166,6 +175,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err != nil {
 		return errdefs.InvalidParameter(fmt.Errorf("failed to create task for container: %w", err))
 	}
+	phase("created")
 	defer func() {
 		if retErr != nil {
 			m.Delete(context.WithoutCancel(ctx), true)
@@ -175,6 +185,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	if err := m.Start(ctx); err != nil {
 		return fmt.Errorf("start container %s: %w", c.ID, err)
 	}
+	phase("started")
 	st, err := m.State(ctx)
 	if err != nil {
 		return err
@@ -188,6 +199,20 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	d.events.publish(events.ContainerEventType, events.ActionStart, c.ID, d.eventAttrs(c))
 	d.watch(c, m)
 	return nil
+}
+
+// phaseTimer records how long each step of a start took, for --debug:
+// where a `docker run`'s time goes.
+func phaseTimer() (mark func(string), report func() string) {
+	start, last := time.Now(), time.Now()
+	var b strings.Builder
+	mark = func(name string) {
+		now := time.Now()
+		fmt.Fprintf(&b, "%s=%s ", name, now.Sub(last).Round(10*time.Microsecond))
+		last = now
+	}
+	report = func() string { return b.String() + "total=" + time.Since(start).Round(10*time.Microsecond).String() }
+	return mark, report
 }
 
 // watch waits, in the background, for the container to exit, records
