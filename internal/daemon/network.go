@@ -34,13 +34,14 @@ type NetworkConfig struct {
 	BridgePrefix string `json:"bridge-prefix,omitempty"`
 }
 
-// openNetwork opens the network manager: records on the data root,
-// namespace files on the exec root.
+// openNetwork opens the network manager: networks' records on the data
+// root, namespace files and sandbox records on the exec root.
 func (d *Daemon) openNetwork() error {
 	nc := d.cfg.NetworkConfig
 	cfg := gnet.Config{
 		Root:          filepath.Join(d.cfg.DataRoot, "network"),
 		NetnsDir:      filepath.Join(d.cfg.ExecRoot, "netns"),
+		SandboxDir:    filepath.Join(d.cfg.ExecRoot, "network", "sandboxes"),
 		DefaultBridge: nc.Bridge,
 		Pools:         nc.DefaultAddressPools,
 		BridgePrefix:  nc.BridgePrefix,

@@ -2,6 +2,8 @@ package network
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,5 +57,28 @@ func TestParseExtraHost(t *testing.T) {
 	}
 	if _, err := ParseExtraHost("gw:host-gateway", netip.Addr{}); err == nil {
 		t.Error("host-gateway without a gateway accepted")
+	}
+}
+
+// Sandbox records an older gorae kept on the data root move to the exec
+// root at start, for the containers it left running.
+func TestMoveSandboxes(t *testing.T) {
+	old, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(old, "c1.json"), []byte(`{"ContainerID":"c1","NetnsPath":"/run/x/netns/c1"}`), 0o600)
+	m := &Manager{cfg: Config{SandboxDir: dir}, sandboxes: map[string]*Sandbox{}}
+	if err := m.moveSandboxes(old); err != nil {
+		t.Fatal(err)
+	}
+	if sb := m.sandboxes["c1"]; sb == nil || sb.NetnsPath != "/run/x/netns/c1" {
+		t.Fatalf("sandbox not loaded: %+v", m.sandboxes)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c1.json")); err != nil {
+		t.Errorf("record not written to the new place: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("old directory left: %v", err)
+	}
+	if err := m.moveSandboxes(old); err != nil {
+		t.Errorf("nothing to move must be no error: %v", err)
 	}
 }

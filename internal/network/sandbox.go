@@ -263,7 +263,7 @@ func (m *Manager) deleteSandbox(ctrID string) error {
 		return fmt.Errorf("tear down network of %s: %w", ctrID, err)
 	}
 	delete(m.sandboxes, ctrID)
-	if err := os.Remove(filepath.Join(m.cfg.Root, "sandboxes", ctrID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(m.sandboxPath(ctrID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
