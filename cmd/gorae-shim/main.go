@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	goruntime "runtime"
 
 	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/runtime"
@@ -24,6 +25,10 @@ func main() {
 	if len(os.Args) == 3 && os.Args[1] == "runtime" && os.Args[2] == "init" && initproc.IsInit() {
 		os.Exit(initproc.Init())
 	}
+	// A monitor waits and copies a container's output: one P is plenty,
+	// and each further one keeps its own cache of partly used spans
+	// (~250 KiB more resident per container measured with two).
+	goruntime.GOMAXPROCS(1)
 	// The engine's argv: `gorae shim DIR`.
 	if len(os.Args) != 3 || os.Args[1] != "shim" {
 		fmt.Fprintln(os.Stderr, "usage: gorae shim DIR (started by the daemon)")
