@@ -261,3 +261,38 @@ func FuzzReadRequest(f *testing.F) {
 		io.Copy(io.Discard, req.Body)
 	})
 }
+
+// fakeConn reads a fixed input and swallows what is written.
+type fakeConn struct {
+	net.Conn // nil: the methods below are all serve uses
+	r        *bytes.Reader
+	out      bytes.Buffer
+}
+
+func (f *fakeConn) Read(p []byte) (int, error)         { return f.r.Read(p) }
+func (f *fakeConn) Write(p []byte) (int, error)        { return f.out.Write(p) }
+func (f *fakeConn) Close() error                       { return nil }
+func (f *fakeConn) SetReadDeadline(time.Time) error    { return nil }
+func (f *fakeConn) SetDeadline(t time.Time) error      { return nil }
+func (f *fakeConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// The whole connection loop on arbitrary input: requests one after the
+// other, bodies, hijacks; it must neither panic nor hang.
+func FuzzServeConn(f *testing.F) {
+	f.Add([]byte("GET /state?q=1 HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiPOST /none HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nabc"))
+	f.Add([]byte("POST /upgrade HTTP/1.1\r\n\r\nstream bytes"))
+	f.Add([]byte("GET /nope HTTP/1.0\r\n\r\nGET /state HTTP/1.1\r\nConnection: close\r\n\r\n"))
+	mux := testMux()
+	delete(mux, "POST /wait") // it waits for a hang-up a fake conn cannot give
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := &Server{Handler: mux.Serve, conns: map[*conn]struct{}{}}
+		fc := &fakeConn{r: bytes.NewReader(b)}
+		c := newConn(s, fc)
+		s.conns[c] = struct{}{}
+		c.serve()
+		if fc.out.Len() > 0 && !bytes.HasPrefix(fc.out.Bytes(), []byte("HTTP/1.1 ")) {
+			t.Fatalf("answer %q", fc.out.Bytes())
+		}
+	})
+}
