@@ -13,7 +13,7 @@ import (
 	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/logs"
-	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/monitor/shimclient"
 )
 
 // pendingAttach is an attach made before the container runs. Start
@@ -94,7 +94,7 @@ func (d *Daemon) dropWaiter(id string, p *pendingAttach) {
 
 // connectAttaches hands each waiting attach its monitor stream; called by
 // start between creating and starting the process.
-func (d *Daemon) connectAttaches(ctx context.Context, c *ctrstore.Container, m *monitor.Client) {
+func (d *Daemon) connectAttaches(ctx context.Context, c *ctrstore.Container, m *shimclient.Client) {
 	d.mu.Lock()
 	ws := d.attachWaiters[c.ID]
 	delete(d.attachWaiters, c.ID)
@@ -146,7 +146,7 @@ func pipeAttach(ctx context.Context, conn net.Conn, opts api.AttachOptions, tty 
 				inDone <- err
 				return
 			}
-			monitor.CloseWrite(conn)
+			shimclient.CloseWrite(conn)
 			inDone <- nil
 		}()
 	}

@@ -20,6 +20,7 @@ import (
 	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/monitor/shimclient"
 )
 
 // execInstance is one `docker exec`: created, then started once.
@@ -165,7 +166,7 @@ func (d *Daemon) ContainerExecStart(ctx context.Context, id string, opts api.Exe
 		e.mu.Lock()
 		e.failed = &code
 		e.mu.Unlock()
-		var me *monitor.Error
+		var me *shimclient.Error
 		if errors.As(err, &me) && me.Status == 400 {
 			return errdefs.InvalidParameter(err)
 		}

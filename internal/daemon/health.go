@@ -13,6 +13,7 @@ import (
 
 	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/monitor/shimclient"
 )
 
 // Docker's healthcheck defaults.
@@ -45,7 +46,7 @@ func healthTest(h *container.HealthConfig) []string {
 
 // startHealthcheck runs the container's probe on its schedule while the
 // container runs, recording State.Health as Docker does.
-func (d *Daemon) startHealthcheck(c *ctrstore.Container, m *monitor.Client, startedAt time.Time) {
+func (d *Daemon) startHealthcheck(c *ctrstore.Container, m *shimclient.Client, startedAt time.Time) {
 	h := c.Config.Healthcheck
 	argv := healthTest(h)
 	if argv == nil {
@@ -88,7 +89,7 @@ func (d *Daemon) startHealthcheck(c *ctrstore.Container, m *monitor.Client, star
 }
 
 // probe runs the test once as an exec and returns its result.
-func (d *Daemon) probe(m *monitor.Client, c *ctrstore.Container, argv []string, timeout time.Duration) *container.HealthcheckResult {
+func (d *Daemon) probe(m *shimclient.Client, c *ctrstore.Container, argv []string, timeout time.Duration) *container.HealthcheckResult {
 	res := &container.HealthcheckResult{Start: time.Now().UTC()}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 	ctrstore "github.com/gorae/gorae/internal/container"
 	"github.com/gorae/gorae/internal/errdefs"
 	"github.com/gorae/gorae/internal/monitor"
+	"github.com/gorae/gorae/internal/monitor/shimclient"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/runtime/cgroups"
 	"github.com/gorae/gorae/internal/snapshot"
@@ -27,8 +28,8 @@ import (
 
 func (d *Daemon) get(ref string) (*ctrstore.Container, error) { return d.containers.Get(ref) }
 
-func (d *Daemon) shim(c *ctrstore.Container) *monitor.Client {
-	return &monitor.Client{Dir: d.containerDir(c.ID)}
+func (d *Daemon) shim(c *ctrstore.Container) *shimclient.Client {
+	return &shimclient.Client{Dir: d.containerDir(c.ID)}
 }
 
 // ContainerStart runs a created or stopped container.
@@ -171,7 +172,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 			mcfg.LogOpts = d.cfg.LogOpts
 		}
 	}
-	m, err := monitor.Spawn(ctx, d.shimBinary(), mcfg)
+	m, err := shimclient.Spawn(ctx, d.shimBinary(), mcfg)
 	if err != nil {
 		return errdefs.InvalidParameter(fmt.Errorf("failed to create task for container: %w", err))
 	}
@@ -217,7 +218,7 @@ func phaseTimer() (mark func(string), report func() string) {
 
 // watch waits, in the background, for the container to exit, records
 // it, and applies auto-remove and the restart policy.
-func (d *Daemon) watch(c *ctrstore.Container, m *monitor.Client) {
+func (d *Daemon) watch(c *ctrstore.Container, m *shimclient.Client) {
 	d.mu.Lock()
 	if d.watching[c.ID] {
 		d.mu.Unlock()
@@ -245,7 +246,7 @@ func (d *Daemon) watch(c *ctrstore.Container, m *monitor.Client) {
 	}()
 }
 
-func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *monitor.Client, exit *monitor.Exit) {
+func (d *Daemon) handleExit(ctx context.Context, c *ctrstore.Container, m *shimclient.Client, exit *monitor.Exit) {
 	oom := exit.Signal == int(syscall.SIGKILL) && d.oomKilled(c)
 	m.Delete(ctx, true)
 	snapshot.Unmount(filepath.Join(d.containerDir(c.ID), "rootfs"))
@@ -374,7 +375,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctrstore.Container, signal string,
 }
 
 func isNotRunning(err error) bool {
-	var me *monitor.Error
+	var me *shimclient.Error
 	return errors.As(err, &me) && me.Status == 409
 }
 

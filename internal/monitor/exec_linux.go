@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/gorae/gorae/internal/minihttp"
 	"github.com/gorae/gorae/internal/runtime"
 )
 
@@ -46,22 +46,17 @@ type execProc struct {
 // handleExec starts a process and serves its stdio on the hijacked
 // connection until it exits (like attach, but for a new process). The
 // request body is the ExecRequest.
-func (s *shim) handleExec(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleExec(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	var req ExecRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.ID == "" || req.Process == nil || len(req.Process.Args) == 0 {
-		httpError(w, http.StatusBadRequest, fmt.Errorf("exec: a body with id and process.args is required (%v)", err))
+		httpError(w, 400, fmt.Errorf("exec: a body with id and process.args is required (%v)", err))
 		return
 	}
 	if st := s.state(); st.Status != "running" {
-		httpError(w, http.StatusConflict, fmt.Errorf("container %s is not running", s.cfg.ID))
+		httpError(w, 409, fmt.Errorf("container %s is not running", s.cfg.ID))
 		return
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		httpError(w, http.StatusInternalServerError, errors.New("exec: connection cannot be hijacked"))
-		return
-	}
-	conn, buf, err := hj.Hijack()
+	conn, buf, err := w.Hijack()
 	if err != nil {
 		return
 	}
@@ -158,8 +153,7 @@ func (s *shim) handleExec(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(10 * time.Second):
 		}
 	}
-	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
-	buf.Flush()
+	upgraded(buf)
 	startCopy()
 	if tty && stdinW != nil {
 		pty := stdinW.(*os.File)
@@ -234,12 +228,12 @@ func (s *shim) execExited(pid int, ws unix.WaitStatus) bool {
 }
 
 // handleExecState reports an exec'd process (GET /exec-state?id=).
-func (s *shim) handleExecState(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleExecState(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	s.mu.Lock()
-	p, ok := s.execByID[r.URL.Query().Get("id")]
+	p, ok := s.execByID[r.Query.Get("id")]
 	s.mu.Unlock()
 	if !ok {
-		httpError(w, http.StatusNotFound, fmt.Errorf("no such exec: %s", r.URL.Query().Get("id")))
+		httpError(w, 404, fmt.Errorf("no such exec: %s", r.Query.Get("id")))
 		return
 	}
 	p.mu.Lock()
@@ -249,25 +243,25 @@ func (s *shim) handleExecState(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleExecResize sets an exec'd process's terminal size.
-func (s *shim) handleExecResize(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleExecResize(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	s.mu.Lock()
-	p, ok := s.execByID[r.URL.Query().Get("id")]
+	p, ok := s.execByID[r.Query.Get("id")]
 	var pty *os.File
 	if ok {
 		pty = p.pty
 	}
 	s.mu.Unlock()
 	if pty == nil {
-		httpError(w, http.StatusNotFound, fmt.Errorf("no exec with a terminal: %s", r.URL.Query().Get("id")))
+		httpError(w, 404, fmt.Errorf("no exec with a terminal: %s", r.Query.Get("id")))
 		return
 	}
 	var h, wd uint16
-	fmt.Sscan(r.URL.Query().Get("h"), &h)
-	fmt.Sscan(r.URL.Query().Get("w"), &wd)
+	fmt.Sscan(r.Query.Get("h"), &h)
+	fmt.Sscan(r.Query.Get("w"), &wd)
 	if h == 0 || wd == 0 {
-		httpError(w, http.StatusBadRequest, errors.New("resize: h and w must be numbers in 1..65535"))
+		httpError(w, 400, errors.New("resize: h and w must be numbers in 1..65535"))
 		return
 	}
 	unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h, Col: wd})
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(204)
 }

@@ -1,104 +1,105 @@
 package monitor
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gorae/gorae/internal/minihttp"
 )
 
-// routes is the shim's API: small, plain HTTP over its unix socket, so a
-// human can drive it with `curl --unix-socket`.
-func (s *shim) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.state()) })
-	mux.HandleFunc("POST /start", s.handleStart)
-	mux.HandleFunc("POST /kill", s.handleKill)
-	mux.HandleFunc("POST /resize", s.handleResize)
-	mux.HandleFunc("POST /wait", s.handleWait)
-	mux.HandleFunc("POST /attach", s.handleAttach)
-	mux.HandleFunc("POST /close-stdin", s.handleCloseStdin)
-	mux.HandleFunc("POST /delete", s.handleDelete)
-	mux.HandleFunc("POST /pause", s.runtimeOp(ociRuntime.Pause))
-	mux.HandleFunc("POST /resume", s.runtimeOp(ociRuntime.Resume))
-	mux.HandleFunc("GET /pids", s.handlePids)
-	mux.HandleFunc("POST /exec", s.handleExec)
-	mux.HandleFunc("GET /exec-state", s.handleExecState)
-	mux.HandleFunc("POST /exec-resize", s.handleExecResize)
-	return mux
+// routes is the shim's API: small, plain HTTP/1.1 over its unix socket,
+// so a human can drive it with `curl --unix-socket`. It is served by
+// minihttp rather than net/http: see there why.
+func (s *shim) routes() minihttp.Mux {
+	return minihttp.Mux{
+		"GET /state":        func(w *minihttp.ResponseWriter, r *minihttp.Request) { writeJSON(w, s.state()) },
+		"POST /start":       s.handleStart,
+		"POST /kill":        s.handleKill,
+		"POST /resize":      s.handleResize,
+		"POST /wait":        s.handleWait,
+		"POST /attach":      s.handleAttach,
+		"POST /close-stdin": s.handleCloseStdin,
+		"POST /delete":      s.handleDelete,
+		"POST /pause":       s.runtimeOp(ociRuntime.Pause),
+		"POST /resume":      s.runtimeOp(ociRuntime.Resume),
+		"GET /pids":         s.handlePids,
+		"POST /exec":        s.handleExec,
+		"GET /exec-state":   s.handleExecState,
+		"POST /exec-resize": s.handleExecResize,
+	}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w *minihttp.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
 }
 
-func httpError(w http.ResponseWriter, code int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"message": err.Error()})
+func httpError(w *minihttp.ResponseWriter, code int, err error) {
+	minihttp.Error(w, code, err.Error())
 }
 
-func (s *shim) handleStart(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleStart(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()
 	if started {
-		httpError(w, http.StatusNotModified, fmt.Errorf("container %s already started", s.cfg.ID))
+		httpError(w, 304, fmt.Errorf("container %s already started", s.cfg.ID))
 		return
 	}
 	if err := s.call(func(rt ociRuntime) error { return rt.Start(r.Context()) }); err != nil {
-		httpError(w, http.StatusInternalServerError, err)
+		httpError(w, 500, err)
 		return
 	}
 	s.mu.Lock()
 	s.started = true
 	s.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(204)
 }
 
-func (s *shim) handleKill(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleKill(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	sig := "KILL"
-	if v := r.URL.Query().Get("signal"); v != "" {
+	if v := r.Query.Get("signal"); v != "" {
 		sig = v
 	}
-	all := r.URL.Query().Get("all") == "1"
+	all := r.Query.Get("all") == "1"
 	if st := s.state(); st.Status == "stopped" {
-		httpError(w, http.StatusConflict, fmt.Errorf("container %s is not running", s.cfg.ID))
+		httpError(w, 409, fmt.Errorf("container %s is not running", s.cfg.ID))
 		return
 	}
 	if err := s.call(func(rt ociRuntime) error { return rt.Kill(r.Context(), sig, all) }); err != nil {
-		httpError(w, http.StatusInternalServerError, err)
+		httpError(w, 500, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(204)
 }
 
-func (s *shim) handleResize(w http.ResponseWriter, r *http.Request) {
-	h, herr := strconv.Atoi(r.URL.Query().Get("h"))
-	wd, werr := strconv.Atoi(r.URL.Query().Get("w"))
+func (s *shim) handleResize(w *minihttp.ResponseWriter, r *minihttp.Request) {
+	h, herr := strconv.Atoi(r.Query.Get("h"))
+	wd, werr := strconv.Atoi(r.Query.Get("w"))
 	if herr != nil || werr != nil || h <= 0 || wd <= 0 || h > 0xffff || wd > 0xffff {
-		httpError(w, http.StatusBadRequest, fmt.Errorf("resize: h and w must be numbers in 1..65535"))
+		httpError(w, 400, fmt.Errorf("resize: h and w must be numbers in 1..65535"))
 		return
 	}
 	if s.pty == nil {
-		httpError(w, http.StatusConflict, fmt.Errorf("container %s has no terminal", s.cfg.ID))
+		httpError(w, 409, fmt.Errorf("container %s has no terminal", s.cfg.ID))
 		return
 	}
 	if err := unix.IoctlSetWinsize(int(s.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(wd)}); err != nil {
-		httpError(w, http.StatusInternalServerError, fmt.Errorf("resize: %w", err))
+		httpError(w, 500, fmt.Errorf("resize: %w", err))
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(204)
 }
 
 // handleWait answers when the container has exited (at once if it has).
-func (s *shim) handleWait(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handleWait(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	select {
 	case <-s.exited:
 		writeJSON(w, s.state().Exit)
@@ -109,22 +110,16 @@ func (s *shim) handleWait(w http.ResponseWriter, r *http.Request) {
 // handleAttach upgrades the connection to a raw stream: container output
 // (multiplexed as Docker's attach is, raw with a terminal) one way, stdin
 // the other.
-func (s *shim) handleAttach(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+func (s *shim) handleAttach(w *minihttp.ResponseWriter, r *minihttp.Request) {
+	q := r.Query
 	c := &client{stdout: q.Get("stdout") == "1", stderr: q.Get("stderr") == "1"}
 	wantStdin := q.Get("stdin") == "1"
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		httpError(w, http.StatusInternalServerError, fmt.Errorf("attach: connection cannot be hijacked"))
-		return
-	}
-	conn, buf, err := hj.Hijack()
+	conn, buf, err := w.Hijack()
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
-	buf.Flush()
+	upgraded(buf)
 	c.w = conn
 	s.mu.Lock()
 	exited := s.exit != nil
@@ -169,50 +164,56 @@ func (s *shim) handleAttach(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *shim) handleCloseStdin(w http.ResponseWriter, r *http.Request) {
+// upgraded answers a hijacked request: from here on the connection is
+// the stream (what Docker's attach and exec answer, and our client reads).
+func upgraded(buf *bufio.ReadWriter) {
+	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	buf.Flush()
+}
+
+func (s *shim) handleCloseStdin(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	if s.stdin != nil && !s.tty {
 		s.stdin.Close()
 	}
-	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(204)
 }
 
 // handleDelete removes the container from the runtime and ends the shim.
-func (s *shim) handleDelete(w http.ResponseWriter, r *http.Request) {
-	force := r.URL.Query().Get("force") == "1"
+func (s *shim) handleDelete(w *minihttp.ResponseWriter, r *minihttp.Request) {
+	force := r.Query.Get("force") == "1"
 	if err := s.call(func(rt ociRuntime) error { return rt.Delete(r.Context(), force) }); err != nil && !strings.Contains(err.Error(), "does not exist") {
-		httpError(w, http.StatusConflict, err)
+		httpError(w, 409, err)
 		return
 	}
 	if s.logw != nil {
 		s.logw.Close()
 	}
-	w.WriteHeader(http.StatusNoContent)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
+	w.WriteHeader(204)
+	// The answer is out before the shim starts to go away.
+	w.Flush()
 	go s.onDelete()
 }
 
 // runtimeOp passes a state change straight to the runtime.
-func (s *shim) runtimeOp(op func(ociRuntime, context.Context) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *shim) runtimeOp(op func(ociRuntime, context.Context) error) minihttp.HandlerFunc {
+	return func(w *minihttp.ResponseWriter, r *minihttp.Request) {
 		if err := s.call(func(rt ociRuntime) error { return op(rt, r.Context()) }); err != nil {
-			httpError(w, http.StatusConflict, err)
+			httpError(w, 409, err)
 			return
 		}
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(204)
 	}
 }
 
 // handlePids lists the container's processes (host pids), for `top`.
-func (s *shim) handlePids(w http.ResponseWriter, r *http.Request) {
+func (s *shim) handlePids(w *minihttp.ResponseWriter, r *minihttp.Request) {
 	var pids []int
 	err := s.call(func(rt ociRuntime) (err error) {
 		pids, err = rt.Pids(r.Context())
 		return err
 	})
 	if err != nil {
-		httpError(w, http.StatusConflict, err)
+		httpError(w, 409, err)
 		return
 	}
 	if pids == nil {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gorae/gorae/internal/logs"
+	"github.com/gorae/gorae/internal/minihttp"
 	"github.com/gorae/gorae/internal/resident"
 	"github.com/gorae/gorae/internal/runtime"
 	"github.com/gorae/gorae/internal/unixsock"
@@ -118,10 +118,10 @@ func Serve(dir string, ready *os.File) error {
 	}
 	reportReady(ready, nil)
 	routes := s.routes()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &minihttp.Server{Handler: func(w *minihttp.ResponseWriter, r *minihttp.Request) {
 		defer s.settle()
-		routes.ServeHTTP(w, r)
-	})}
+		routes.Serve(w, r)
+	}}
 	s.settle()
 	done := make(chan struct{})
 	s.onDelete = func() {

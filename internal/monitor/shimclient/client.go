@@ -1,4 +1,8 @@
-package monitor
+// Package shimclient is the daemon's side of a container's monitor
+// (internal/monitor): it spawns the shim and talks to it over its unix
+// socket with net/http. It is a package of its own so that the shim, which
+// serves that API without net/http (internal/minihttp), does not link it.
+package shimclient
 
 import (
 	"bufio"
@@ -16,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorae/gorae/internal/monitor"
 	"github.com/gorae/gorae/internal/unixsock"
 )
 
@@ -23,8 +28,8 @@ import (
 // detached process of its own session, running self ("/proc/self/exe" or
 // the gorae binary) as `gorae shim DIR`. It returns once the container is
 // created, or with the runtime's error.
-func Spawn(ctx context.Context, self string, cfg *Config) (*Client, error) {
-	if err := WriteConfig(cfg); err != nil {
+func Spawn(ctx context.Context, self string, cfg *monitor.Config) (*Client, error) {
+	if err := monitor.WriteConfig(cfg); err != nil {
 		return nil, err
 	}
 	r, w, err := os.Pipe()
@@ -73,7 +78,7 @@ type Client struct {
 }
 
 func (c *Client) httpClient() *http.Client {
-	sock := filepath.Join(c.Dir, SocketFile)
+	sock := filepath.Join(c.Dir, monitor.SocketFile)
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return unixsock.Dial(ctx, sock)
@@ -117,8 +122,8 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 
 // State reports the container as the shim sees it.
-func (c *Client) State(ctx context.Context) (State, error) {
-	var st State
+func (c *Client) State(ctx context.Context) (monitor.State, error) {
+	var st monitor.State
 	err := c.do(ctx, "GET", "/state", nil, &st)
 	return st, err
 }
@@ -141,8 +146,8 @@ func (c *Client) Resize(ctx context.Context, h, w int) error {
 }
 
 // Wait blocks until the container exits.
-func (c *Client) Wait(ctx context.Context) (*Exit, error) {
-	var e Exit
+func (c *Client) Wait(ctx context.Context) (*monitor.Exit, error) {
+	var e monitor.Exit
 	if err := c.do(ctx, "POST", "/wait", nil, &e); err != nil {
 		return nil, err
 	}
@@ -166,7 +171,7 @@ func (c *Client) Delete(ctx context.Context, force bool) error {
 	}
 	// The shim removes its socket as it exits.
 	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(filepath.Join(c.Dir, SocketFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(c.Dir, monitor.SocketFile)); err != nil {
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -178,7 +183,7 @@ func (c *Client) Delete(ctx context.Context, force bool) error {
 // without a terminal, raw with one) comes out of the connection, and what
 // is written to it goes to the container's stdin when stdin is true.
 func (c *Client) Attach(ctx context.Context, stdin, stdout, stderr bool) (net.Conn, error) {
-	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, SocketFile))
+	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, monitor.SocketFile))
 	if err != nil {
 		return nil, fmt.Errorf("shim %s: %w", c.Dir, err)
 	}
@@ -239,12 +244,12 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 // output (Docker-multiplexed, raw with a terminal) from the connection,
 // stdin (when req.Stdin) to it. It ends when the process has exited and
 // its output is drained; ExecState then has the exit code.
-func (c *Client) Exec(ctx context.Context, req ExecRequest) (net.Conn, error) {
+func (c *Client) Exec(ctx context.Context, req monitor.ExecRequest) (net.Conn, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, SocketFile))
+	conn, err := unixsock.Dial(ctx, filepath.Join(c.Dir, monitor.SocketFile))
 	if err != nil {
 		return nil, fmt.Errorf("shim %s: %w", c.Dir, err)
 	}
@@ -276,8 +281,8 @@ func (c *Client) Exec(ctx context.Context, req ExecRequest) (net.Conn, error) {
 }
 
 // ExecState reports an exec'd process.
-func (c *Client) ExecState(ctx context.Context, id string) (ExecState, error) {
-	var st ExecState
+func (c *Client) ExecState(ctx context.Context, id string) (monitor.ExecState, error) {
+	var st monitor.ExecState
 	err := c.do(ctx, "GET", "/exec-state", url.Values{"id": {id}}, &st)
 	return st, err
 }

@@ -1,12 +1,13 @@
-package monitor
+package shimclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gorae/gorae/internal/logs"
+	"github.com/gorae/gorae/internal/monitor"
 	gruntime "github.com/gorae/gorae/internal/runtime"
 )
 
@@ -57,11 +59,11 @@ func testMain(m *testing.M) int {
 }
 
 // spawn makes a bundle running args and a shim for it.
-func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *Config) {
+func spawn(t *testing.T, tty, stdin bool, args ...string) (*Client, *monitor.Config) {
 	return spawnWith(t, false, tty, stdin, args...)
 }
 
-func spawnWith(t *testing.T, builtin, tty, stdin bool, args ...string) (*Client, *Config) {
+func spawnWith(t *testing.T, builtin, tty, stdin bool, args ...string) (*Client, *monitor.Config) {
 	t.Helper()
 	bundle := t.TempDir()
 	s := gruntime.DefaultSpec(false)
@@ -71,7 +73,7 @@ func spawnWith(t *testing.T, builtin, tty, stdin bool, args ...string) (*Client,
 	b, _ := json.Marshal(s)
 	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
 	dir := t.TempDir()
-	cfg := &Config{
+	cfg := &monitor.Config{
 		ID: fmt.Sprintf("shim-%d-%d", os.Getpid(), time.Now().UnixNano()), Bundle: bundle, Dir: dir,
 		Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt"),
 		LogPath: filepath.Join(dir, "json.log"), OpenStdin: stdin, StdinOnce: stdin,
@@ -108,7 +110,7 @@ func testLifecycle(t *testing.T, builtin bool) {
 	if err != nil || e.Code != 3 {
 		t.Fatalf("wait: %+v %v", e, err)
 	}
-	if rec, _ := ReadExit(cfg.Dir); rec == nil || rec.Code != 3 {
+	if rec, _ := monitor.ReadExit(cfg.Dir); rec == nil || rec.Code != 3 {
 		t.Errorf("exit.json: %+v", rec)
 	}
 	entries, err := logs.ReadAll(cfg.LogPath, logs.ReadOptions{Tail: -1})
@@ -125,7 +127,7 @@ func testLifecycle(t *testing.T, builtin bool) {
 	if err := c.Delete(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Dir, SocketFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(cfg.Dir, monitor.SocketFile)); err == nil {
 		t.Error("shim socket left after delete")
 	}
 }
@@ -143,24 +145,24 @@ func TestAttachMultiplexedWithStdin(t *testing.T) {
 	}
 	io.WriteString(conn, "hello\n")
 	CloseWrite(conn)
+	if got := readFrames(conn); got[1] != "got:hello\n" || got[2] != "bye\n" {
+		t.Errorf("stdout %q stderr %q", got[1], got[2])
+	}
+}
+
+// readFrames reads Docker's multiplexed stream to its end: what came on
+// each stream.
+func readFrames(conn net.Conn) map[byte]string {
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var stdout, stderr bytes.Buffer
+	got := map[byte]string{}
 	for {
 		var hdr [8]byte
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			break
+			return got
 		}
-		n := binary.BigEndian.Uint32(hdr[4:])
-		p := make([]byte, n)
-		io.ReadFull(conn, p)
-		if hdr[0] == 1 {
-			stdout.Write(p)
-		} else {
-			stderr.Write(p)
-		}
-	}
-	if stdout.String() != "got:hello\n" || stderr.String() != "bye\n" {
-		t.Errorf("stdout %q stderr %q", stdout.String(), stderr.String())
+		b := make([]byte, binary.BigEndian.Uint32(hdr[4:]))
+		io.ReadFull(conn, b)
+		got[hdr[0]] += string(b)
 	}
 }
 
@@ -229,8 +231,44 @@ func TestSpawnReportsRuntimeError(t *testing.T) {
 	b, _ := json.Marshal(s)
 	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
 	dir := t.TempDir()
-	_, err := Spawn(context.Background(), goraeBin, &Config{ID: "bad-" + fmt.Sprint(os.Getpid()), Bundle: bundle, Dir: dir, Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt")})
+	_, err := Spawn(context.Background(), goraeBin, &monitor.Config{ID: "bad-" + fmt.Sprint(os.Getpid()), Bundle: bundle, Dir: dir, Runtime: []string{goraeBin, "runtime"}, RuntimeRoot: filepath.Join(dir, "rt")})
 	if err == nil || !strings.Contains(err.Error(), "no-such-program") {
 		t.Fatalf("want the runtime's error naming the program, got %v", err)
+	}
+}
+
+// exec through the hijacked stream, then its state; and the refusals the
+// daemon passes on keep their status and message.
+func TestExecAndErrors(t *testing.T) {
+	c, _ := spawn(t, false, false, "/bin/sleep", "60")
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := gruntime.DefaultSpec(false).Process
+	p.Terminal = false
+	p.Args = []string{"/bin/sh", "-c", "echo hi; echo oops >&2; exit 4"}
+	conn, err := c.Exec(ctx, monitor.ExecRequest{ID: "e1", Process: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readFrames(conn)
+	conn.Close()
+	if got[1] != "hi\n" || got[2] != "oops\n" {
+		t.Errorf("exec output: %q", got)
+	}
+	st, err := c.ExecState(ctx, "e1")
+	if err != nil || st.Running || st.ExitCode == nil || *st.ExitCode != 4 {
+		t.Errorf("exec state: %+v %v", st, err)
+	}
+	var me *Error
+	if _, err := c.ExecState(ctx, "nope"); !errors.As(err, &me) || me.Status != 404 || !strings.Contains(me.Message, "nope") {
+		t.Errorf("unknown exec: %v", err)
+	}
+	if err := c.Resize(ctx, 10, 10); !errors.As(err, &me) || me.Status != 409 {
+		t.Errorf("resize without a terminal: %v", err)
+	}
+	if pids, err := c.Pids(ctx); err != nil || len(pids) == 0 {
+		t.Errorf("pids: %v %v", pids, err)
 	}
 }
