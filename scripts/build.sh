@@ -14,7 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 export CGO_ENABLED=0
 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp/engine" ./cmd/gorae
 go build -trimpath -ldflags "-s -w" -o "$tmp/shim" ./cmd/gorae-shim
-go build -trimpath -ldflags "-s -w" -o "$tmp/init" ./cmd/gorae-init
+# On amd64 the init starts at its own entry point (cmd/gorae-init/entry_amd64.s),
+# which joins an existing user namespace before Go's runtime starts threads.
+initentry=
+if [ "$(go env GOARCH)" = amd64 ]; then initentry="-E main.entry"; fi
+go build -trimpath -ldflags "-s -w $initentry" -o "$tmp/init" ./cmd/gorae-init
 digest=$(sha256sum "$tmp/engine" | cut -c1-64)
 shimdigest=$(sha256sum "$tmp/shim" | cut -c1-64)
 initdigest=$(sha256sum "$tmp/init" | cut -c1-64)

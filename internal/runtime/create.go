@@ -74,9 +74,6 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		return nil, fmt.Errorf("%s: process is missing: create needs a process to run", filepath.Join(bundle, "config.json"))
 	}
 	trace("spec loaded")
-	if err := checkJoinable(spec); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", o.Root, err)
 	}
@@ -161,12 +158,14 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 		IDMapFDs:     trees.pass(cmd),
 	}
 	var cloneFlags uintptr
-	pidPath := ""
+	pidPath, userNSPath := "", ""
 	if spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
 			switch {
 			case ns.Type == specs.PIDNamespace && ns.Path != "":
 				pidPath = ns.Path
+			case ns.Type == specs.UserNamespace && ns.Path != "":
+				userNSPath = ns.Path
 			case ns.Path != "":
 				ic.Join[ns.Type] = ns.Path
 			case ns.Type == specs.CgroupNamespace:
@@ -180,6 +179,16 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 				cloneFlags |= initproc.NSFlags[ns.Type]
 			}
 		}
+	}
+	var join *userNSJoin
+	if userNSPath != "" {
+		// The namespaces to make are made inside the joined one, by
+		// init's entry point (userns_linux.go), not by clone.
+		if join, err = joinUserNS(cmd, userNSPath, cloneFlags); err != nil {
+			return nil, err
+		}
+		defer join.Close()
+		cloneFlags = 0
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags, Setsid: true}
 	if cloneFlags&unix.CLONE_NEWUSER != 0 {
@@ -204,11 +213,29 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	trace("init spawned")
 	childSync.Close()
 	listener.Close()
+	initProc := cmd.Process
+	if join != nil {
+		if initProc, err = join.started(cmd); err != nil {
+			return nil, err
+		}
+	}
+	// waitInit reaps init: through cmd (which also closes its pipes)
+	// unless init is the child of the entry point cmd started.
+	waitInit := func() error {
+		if initProc != cmd.Process {
+			st, err := initProc.Wait()
+			if err == nil && !st.Success() {
+				err = &exec.ExitError{ProcessState: st}
+			}
+			return err
+		}
+		return cmd.Wait()
+	}
 	undo = append(undo, func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		initProc.Kill()
+		waitInit()
 	})
-	c.Pid = cmd.Process.Pid
+	c.Pid = initProc.Pid
 	// Init decodes its configuration while we place it in its cgroup; it
 	// does nothing else until told it is there.
 	c.Cgroups = cg.Paths()
@@ -231,12 +258,12 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 	}
 	trace("cgroup applied")
 	if err := sc.Send(initproc.Msg{Type: initproc.MsgCgrouped}); err != nil {
-		return nil, initDied(cmd, err)
+		return nil, initDied(waitInit, err)
 	}
 	for done := false; !done; {
 		m, err := sc.Recv()
 		if err != nil {
-			return nil, initDied(cmd, err)
+			return nil, initDied(waitInit, err)
 		}
 		switch m.Type {
 		case initproc.MsgHooks:
@@ -277,7 +304,7 @@ func Create(ctx context.Context, o CreateOptions) (_ *Created, retErr error) {
 			return nil, err
 		}
 	}
-	return &Created{Container: c, Process: cmd.Process}, nil
+	return &Created{Container: c, Process: initProc}, nil
 }
 
 // initCommand re-executes this binary as the container's init.
@@ -382,15 +409,6 @@ func startCommand(cmd *exec.Cmd, pidPath string) error {
 	return <-errc
 }
 
-// checkJoinable refuses what a Go process cannot do: setns into a user
-// namespace needs a single-threaded caller.
-func checkJoinable(spec *specs.Spec) error {
-	if p := initproc.NSPath(spec, specs.UserNamespace); p != "" {
-		return fmt.Errorf("linux.namespaces: joining the existing user namespace %s is not supported by gorae's runtime yet (use runc for this bundle)", p)
-	}
-	return nil
-}
-
 func idMaps(in []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	out := make([]syscall.SysProcIDMap, len(in))
 	for i, m := range in {
@@ -440,11 +458,11 @@ func setOOMScoreAdj(pid, v int) {
 	}
 }
 
-func initDied(cmd *exec.Cmd, cause error) error {
+func initDied(wait func() error, cause error) error {
 	if errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) {
-		err := cmd.Wait()
+		err := wait()
 		if err != nil {
-			return fmt.Errorf("container init exited during set-up: %v", err)
+			return entryFailed(err)
 		}
 		return errors.New("container init exited during set-up")
 	}

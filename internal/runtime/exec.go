@@ -62,13 +62,13 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 		return nil, errors.New("exec: no command given")
 	}
 	ic := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, Process: p, Join: map[specs.LinuxNamespaceType]string{}}
-	pidPath := ""
+	pidPath, userNSPath := "", ""
 	if c.Config.Linux != nil {
 		for _, ns := range c.Config.Linux.Namespaces {
 			path := "/proc/" + strconv.Itoa(c.Pid) + "/ns/" + nsProcName[ns.Type]
 			switch ns.Type {
 			case specs.UserNamespace:
-				return nil, fmt.Errorf("exec into container %s: it has a user namespace, which gorae's runtime cannot join yet (use runc)", o.ID)
+				userNSPath = path
 			case specs.PIDNamespace:
 				pidPath = path
 			default:
@@ -99,6 +99,15 @@ func Exec(ctx context.Context, o ExecOptions) (*os.Process, error) {
 	addFD(initproc.EnvSyncFD, childSync)
 	if console != nil {
 		addFD(initproc.EnvConsoleFD, console)
+	}
+	if userNSPath != "" {
+		// Joined before init's Go starts (userns_linux.go); init then
+		// holds every capability in it to join the other namespaces.
+		join, err := joinUserNS(cmd, userNSPath, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer join.Close()
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
 	if err := startCommand(cmd, pidPath); err != nil {

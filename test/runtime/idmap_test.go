@@ -190,3 +190,48 @@ func usernsReady(t *testing.T, e *env, s *specs.Spec) string {
 	}
 	return bundle
 }
+
+// A container that joins another's user namespace by path runs inside it
+// (its maps, its root), with namespaces of its own created inside it —
+// including a pid namespace, where it is pid 1 — as runc's do.
+func TestJoinUserNamespaceByPath(t *testing.T) {
+	e := newEnv(t)
+	a := newID(t)
+	sa := baseSpec("/bin/sleep", "60")
+	addUserNS(sa)
+	if _, err := e.rt("create", "--bundle", usernsReady(t, e, sa), a); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", a)
+	pid := e.state(a).Pid
+	want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	sb := sh(`cat /proc/self/uid_map; readlink /proc/self/ns/user; echo pid=$$ uid=$(id -u); touch /tmp/made && stat -c %u /tmp/made`)
+	addUserNS(sb)
+	// runc 1.1 wants the maps beside the path; they are the namespace's.
+	sb.Linux.Namespaces[len(sb.Linux.Namespaces)-1].Path = fmt.Sprintf("/proc/%d/ns/user", pid)
+	out := e.mustRunBundle(usernsReady(t, e, sb))
+	fields := strings.Fields(out)
+	if len(fields) < 7 || fields[0] != "0" || fields[1] != "100000" || fields[3] != want || fields[4] != "pid=1" || fields[5] != "uid=0" || fields[6] != "0" {
+		t.Errorf("joined container saw %q; want the maps 0 100000, %s, pid 1, uid 0 and files made as 0", out, want)
+	}
+}
+
+// exec into a container with a user namespace joins it first.
+func TestExecIntoUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	id := newID(t)
+	s := baseSpec("/bin/sleep", "60")
+	addUserNS(s)
+	if _, err := e.rt("run", "--detach", "--bundle", usernsReady(t, e, s), id); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", id)
+	want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", e.state(id).Pid))
+	out, err := e.rt("exec", id, "/bin/sh", "-c", "readlink /proc/self/ns/user; id -u")
+	if err != nil {
+		t.Fatalf("exec: %v: %s", err, out)
+	}
+	if out != want+"\n0\n" {
+		t.Errorf("exec saw %q, want %s and uid 0", out, want)
+	}
+}

@@ -49,6 +49,17 @@ func Init() int {
 	}
 	unix.CloseOnExec(syncFD)
 	sc := NewConn(os.NewFile(uintptr(syncFD), "sync"))
+	// The entry point closes the user namespace's fd once it has joined
+	// it: still open, this program was started without that entry point
+	// (not gorae-init, or gorae-init built for another architecture).
+	if os.Getenv(EnvUserNS) != "" {
+		if _, err := unix.FcntlInt(userNSFD, unix.F_GETFD, 0); err == nil {
+			const msg = "joining an existing user namespace needs gorae-init's entry point (bin/gorae from `make build`, on amd64); this init program has none"
+			fmt.Fprintln(os.Stderr, "gorae runtime init:", msg)
+			sc.Send(Msg{Type: MsgError, Error: msg})
+			return 1
+		}
+	}
 	m, err := sc.Recv()
 	phase("config received")
 	if err != nil || m.Type != MsgConfig || m.Config == nil {

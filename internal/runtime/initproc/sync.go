@@ -17,7 +17,14 @@ const (
 	EnvStartFD   = "_GORAE_START_FD"   // listening socket `start` connects to (create only)
 	EnvConsoleFD = "_GORAE_CONSOLE_FD" // connected socket the pty master is sent over
 	EnvLogLevel  = "_GORAE_LOG_LEVEL"
+	// EnvUserNS says the runtime passed a user namespace (fd 200) for the
+	// init program's entry point to join before Go started.
+	EnvUserNS = "_GORAE_USERNS"
 )
+
+// userNSFD is where the runtime passes the user namespace to join
+// (internal/runtime/userns_linux.go).
+const userNSFD = 200
 
 const (
 	MsgConfig    = "config"     // parent → child: what to build

@@ -1,0 +1,4 @@
+package main
+
+// entry is the ELF entry point, in entry_amd64.s.
+func entry()
