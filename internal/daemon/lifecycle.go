@@ -87,6 +87,10 @@ func (d *Daemon) startRecovering(ctx context.Context, c *ctrstore.Container) (er
 // start mounts the rootfs, writes the bundle, spawns the monitor, connects
 // waiting attaches, and runs the process.
 func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error) {
+	// done: the start went through. Every undo below runs unless it did,
+	// on an error and on a panic alike (a panic's error is only made by
+	// the caller's recover, after these have run).
+	done := false
 	phase, phases := phaseTimer()
 	defer func() {
 		if retErr == nil {
@@ -109,7 +113,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	}
 	phase("rootfs")
 	defer func() {
-		if retErr != nil {
+		if !done {
 			snapshot.Unmount(rootfs)
 			os.RemoveAll(dir)
 		}
@@ -124,7 +128,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	}
 	phase("network")
 	defer func() {
-		if retErr != nil {
+		if !done {
 			d.teardownNetwork(c)
 		}
 	}()
@@ -133,7 +137,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 		return err
 	}
 	defer func() {
-		if retErr != nil {
+		if !done {
 			d.unmountVolumes(c)
 		}
 	}()
@@ -178,7 +182,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	}
 	phase("created")
 	defer func() {
-		if retErr != nil {
+		if !done {
 			m.Delete(context.WithoutCancel(ctx), true)
 		}
 	}()
@@ -199,6 +203,7 @@ func (d *Daemon) start(ctx context.Context, c *ctrstore.Container) (retErr error
 	}
 	d.events.publish(events.ContainerEventType, events.ActionStart, c.ID, d.eventAttrs(c))
 	d.watch(c, m)
+	done = true
 	return nil
 }
 
