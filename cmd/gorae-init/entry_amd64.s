@@ -88,7 +88,7 @@ TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
 	SYSCALL
 	CMPQ	AX, $0
 	JLT	failfork
-	JEQ	close201
+	JEQ	child
 	// The parent: the child's pid to the runtime, and done.
 	MOVQ	AX, -8(SP)
 	MOVQ	$1, AX
@@ -98,6 +98,11 @@ TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
 	SYSCALL
 	MOVQ	$231, AX
 	MOVQ	$0, DI
+	SYSCALL
+child:
+	// A session of its own, as the process the runtime started had: a
+	// terminal can only be made controlling by a session leader. setsid()
+	MOVQ	$112, AX
 	SYSCALL
 close201:
 	MOVQ	$3, AX
