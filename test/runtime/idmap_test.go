@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -233,5 +234,40 @@ func TestExecIntoUserNamespace(t *testing.T) {
 	}
 	if out != want+"\n0\n" {
 		t.Errorf("exec saw %q, want %s and uid 0", out, want)
+	}
+}
+
+// A container that joins a user namespace and makes a pid namespace inside
+// it (init is the entry point's forked child) still gets its terminal as
+// its controlling one.
+func TestConsoleInJoinedUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	a := newID(t)
+	sa := baseSpec("/bin/sleep", "60")
+	addUserNS(sa)
+	if _, err := e.rt("create", "--bundle", usernsReady(t, e, sa), a); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", a)
+	sockPath, got := consoleSocket(t)
+	s := sh(`tty; echo pid=$$; echo END`)
+	s.Process.Terminal = true
+	addUserNS(s)
+	s.Linux.Namespaces[len(s.Linux.Namespaces)-1].Path = fmt.Sprintf("/proc/%d/ns/user", e.state(a).Pid)
+	id := newID(t)
+	if _, err := e.rt("create", "--bundle", usernsReady(t, e, s), "--console-socket", sockPath, id); err != nil {
+		t.Fatal(err)
+	}
+	defer e.rt("delete", "--force", id)
+	if _, err := e.rt("start", id); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case out := <-got:
+		if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "pid=1") {
+			t.Errorf("terminal output %q, want /dev/pts/0 and pid=1", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no terminal output")
 	}
 }

@@ -306,14 +306,16 @@ func TestHooks(t *testing.T) {
 	}
 }
 
-func TestConsoleSocket(t *testing.T) {
-	e := newEnv(t)
+// consoleSocket listens for a runtime's pty master (--console-socket)
+// and sends what the terminal shows up to "END".
+func consoleSocket(t *testing.T) (string, <-chan string) {
+	t.Helper()
 	sockPath := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sockPath, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	got := make(chan string, 1)
 	go func() {
 		c, err := l.AcceptUnix()
@@ -341,6 +343,12 @@ func TestConsoleSocket(t *testing.T) {
 		}
 		got <- string(all)
 	}()
+	return sockPath, got
+}
+
+func TestConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	sockPath, got := consoleSocket(t)
 	s := sh(`tty; stty size; echo END`)
 	s.Process.Terminal = true
 	s.Process.ConsoleSize = &specs.Box{Height: 40, Width: 120}
